@@ -1,0 +1,1 @@
+"""Composition of the HTTP surface: native routers and external API contracts."""

@@ -1,0 +1,17 @@
+"""Assembles the native API (/api/...) from the domain routers."""
+
+from fastapi import FastAPI
+
+from depotflow.api import system
+from depotflow.domains.audit import router as audit_router
+from depotflow.domains.config import router as config_router
+from depotflow.domains.identity import router as identity_router
+
+
+def include_routers(app: FastAPI) -> None:
+    app.include_router(system.router)
+    app.include_router(identity_router.auth_router)
+    app.include_router(identity_router.users_router)
+    app.include_router(identity_router.roles_router)
+    app.include_router(audit_router.router)
+    app.include_router(config_router.router)

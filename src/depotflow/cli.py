@@ -1,0 +1,167 @@
+"""The `depotflow` command: serve, migrate, create-user, openapi, audit verify."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from depotflow import wiring
+from depotflow.core import migrate as migrations
+from depotflow.core.context import ChangeContext
+from depotflow.core.db import Database
+from depotflow.core.errors import DepotflowError
+from depotflow.core.logging import configure_logging
+from depotflow.core.security import Actor
+from depotflow.core.settings import Settings, get_settings
+from depotflow.domains.audit import service as audit_service
+from depotflow.domains.identity import repository as identity_repo_for_cli
+from depotflow.domains.identity import service as identity_service
+from depotflow.domains.identity.schemas import UserCreate
+
+
+def _context(command: str) -> ChangeContext:
+    return ChangeContext(actor=Actor.system("cli"), reason=f"depotflow {command}")
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    migrations.upgrade(settings.resolved_database_url, args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+async def _bootstrap(settings: Settings) -> tuple[str, str] | None:
+    wiring.configure()
+    db = Database(settings.resolved_database_url)
+    try:
+        async with db.unit_of_work(_context("serve: first start")) as session:
+            password = await identity_service.bootstrap_admin(session)
+    finally:
+        await db.dispose()
+    return None if password is None else ("admin", password)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - only the serve command needs the server
+
+    if not args.no_migrate:
+        migrations.upgrade(settings.resolved_database_url)
+    created = asyncio.run(_bootstrap(settings))
+    if created:
+        username, password = created
+        banner = "=" * 72
+        print(
+            f"{banner}\n  First start: an administrator account was created.\n"
+            f"  username: {username}\n  password: {password}\n"
+            f"  This password is shown once; you will be asked to change it.\n{banner}",
+            flush=True,
+        )
+    uvicorn.run(
+        "depotflow.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.http.forwarded_allow_ips,
+        server_header=False,
+    )
+    return 0
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    wiring.configure()
+    db = Database(settings.resolved_database_url)
+    try:
+        async with db.unit_of_work(_context("create-user")) as session:
+            role_slug = "admin" if args.admin else args.role
+            role = await identity_repo_for_cli.find_role_by_slug(session, role_slug) if role_slug else None
+            if role_slug and role is None:
+                print(f"error: no role with slug '{role_slug}'", file=sys.stderr)
+                return 2
+            data = UserCreate(username=args.username, password=args.password, role_id=role.id if role else None)
+            user = await identity_service.create_user(
+                session, Actor.system("cli"), data=data, security=settings.security
+            )
+            print(json.dumps({"id": user.id, "username": user.username, "role": role_slug}))
+    except DepotflowError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    return 0
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_create_user(settings, args))
+
+
+def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
+    from depotflow.main import create_app  # noqa: PLC0415 - keeps `depotflow migrate` light
+
+    json.dump(create_app(settings).openapi(), sys.stdout, indent=2 if args.pretty else None)
+    sys.stdout.write("\n")
+    return 0
+
+
+async def _audit_verify(settings: Settings) -> int:
+    db = Database(settings.resolved_database_url)
+    try:
+        async with db.session(write=False) as session:
+            report = await audit_service.verify(session)
+    finally:
+        await db.dispose()
+    print(report.model_dump_json(indent=2))
+    return 0 if report.ok else 1
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_audit_verify(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="depotflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, create the first admin if needed, and serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database first")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="upgrade the database schema")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+
+    create_user = sub.add_parser("create-user", help="create a local user account")
+    create_user.add_argument("username")
+    create_user.add_argument("--password", required=True)
+    group = create_user.add_mutually_exclusive_group()
+    group.add_argument("--admin", action="store_true", help="give the account the admin role")
+    group.add_argument("--role", help="slug of the role to give the account")
+    create_user.set_defaults(func=cmd_create_user)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document as JSON (needs no database)")
+    openapi.add_argument("--pretty", action="store_true")
+    openapi.set_defaults(func=cmd_openapi)
+
+    audit = sub.add_parser("audit", help="audit trail tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 on the first broken entry")
+    verify.set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    result: int = args.func(settings, args)
+    return result

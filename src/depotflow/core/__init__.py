@@ -1,0 +1,1 @@
+"""The kernel: settings, database, ORM types, errors, listing and security primitives."""

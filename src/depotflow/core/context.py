@@ -1,0 +1,36 @@
+"""Who, where from and why: the change context every unit of work carries for the audit trail."""
+
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+
+from sqlalchemy.orm import Session
+
+from depotflow.core.security import Actor
+
+request_id_var: ContextVar[str | None] = ContextVar("depotflow_request_id", default=None)
+
+_KEY = "depotflow.change_context"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeContext:
+    actor: Actor
+    ip_address: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+    reason: str | None = None
+
+
+def set_change_context(session: Session, context: ChangeContext) -> None:
+    session.info[_KEY] = context
+
+
+def get_change_context(session: Session) -> ChangeContext | None:
+    value = session.info.get(_KEY)
+    return value if isinstance(value, ChangeContext) else None
+
+
+def set_actor(session: Session, actor: Actor) -> None:
+    """Attribute further changes in this unit of work to `actor`."""
+    current = get_change_context(session) or ChangeContext(actor=actor)
+    session.info[_KEY] = replace(current, actor=actor)

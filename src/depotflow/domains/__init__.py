@@ -1,0 +1,1 @@
+"""Domain packages: each owns its tables, rules, routes and tests."""

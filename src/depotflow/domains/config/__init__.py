@@ -1,0 +1,1 @@
+"""Configuration: public branding and the organisation identity used by documents."""

@@ -1,0 +1,41 @@
+"""Config use cases: public branding and the organisation settings."""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from depotflow.core.security import Actor
+from depotflow.domains.config import repository as config_repo
+from depotflow.domains.config.models import ConfigEntry
+from depotflow.domains.config.schemas import BRANDING_KEYS, DEFAULTS, Branding, ConfigRead, ConfigUpdate
+
+
+async def get_branding(session: AsyncSession, /) -> Branding:
+    """Branding only: safe for anonymous callers."""
+    entries = await config_repo.find_entries(session, BRANDING_KEYS)
+    return Branding(**{key: entries[key].value if key in entries else DEFAULTS[key] for key in BRANDING_KEYS})
+
+
+async def get_config(session: AsyncSession, /) -> ConfigRead:
+    """Every known setting, defaults filled in."""
+    entries = await config_repo.find_entries(session, list(ConfigRead.model_fields))
+    values: dict[str, Any] = {
+        key: entries[key].value if key in entries else DEFAULTS.get(key) for key in ConfigRead.model_fields
+    }
+    return ConfigRead(**values)
+
+
+async def update_config(session: AsyncSession, actor: Actor, /, *, data: ConfigUpdate) -> ConfigRead:
+    """Set the given keys (null clears an optional key); unknown keys never reach here."""
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    if changes.get("company_name", "") is None:
+        changes["company_name"] = DEFAULTS["company_name"]
+    entries = await config_repo.find_entries(session, list(changes))
+    for key, value in changes.items():
+        entry = entries.get(key)
+        if entry is None:
+            session.add(ConfigEntry(key=key, value=value))
+        elif entry.value != value:
+            entry.value = value
+    await session.flush()
+    return await get_config(session)

@@ -1,0 +1,1 @@
+"""Identity: users, roles and their permissions, API tokens, login and its throttling."""

@@ -1,0 +1,89 @@
+"""Errors of the identity domain."""
+
+from depotflow.core.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    TooManyRequests,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "auth.invalid_credentials"
+    commit_before_raise = True  # the failed attempt, its throttle count and audit entry persist
+
+
+class LoginLocked(TooManyRequests):
+    code = "auth.login_locked"
+    commit_before_raise = True
+
+
+class InvalidAuthorizationHeader(NotAuthenticated):
+    code = "auth.invalid_header"
+
+
+class MissingCredentials(NotAuthenticated):
+    code = "auth.not_authenticated"
+
+
+class InvalidToken(NotAuthenticated):
+    code = "auth.invalid_token"
+
+
+class TokenExpired(NotAuthenticated):
+    code = "auth.token_expired"
+
+
+class TokenRevoked(NotAuthenticated):
+    code = "auth.token_revoked"
+
+
+class UserInactive(NotAuthenticated):
+    code = "auth.user_inactive"
+
+
+class IdentityServerUnavailable(UpstreamUnavailable):
+    code = "auth.identity_server_unavailable"
+    commit_before_raise = True
+
+
+class UserNotFound(NotFound):
+    code = "identity.user_not_found"
+
+
+class RoleNotFound(NotFound):
+    code = "identity.role_not_found"
+
+
+class UsernameTaken(Conflict):
+    code = "identity.username_taken"
+
+
+class RoleSlugTaken(Conflict):
+    code = "identity.role_slug_taken"
+
+
+class RoleInUse(Conflict):
+    code = "identity.role_in_use"
+
+
+class LastAdministrator(Conflict):
+    code = "identity.last_administrator"
+
+
+class ExternallyManagedUser(Conflict):
+    code = "identity.externally_managed"
+
+
+class WeakPassword(ValidationFailed):
+    code = "identity.weak_password"
+
+
+class UnknownPermission(ValidationFailed):
+    code = "identity.unknown_permission"
+
+
+class UnknownRole(ValidationFailed):
+    code = "identity.unknown_role"

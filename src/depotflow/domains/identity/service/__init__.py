@@ -1,0 +1,71 @@
+"""Identity use cases; the public surface of the domain (the only re-exporting __init__)."""
+
+from depotflow.domains.identity.service.login import (
+    LoginResult,
+    change_own_password,
+    login,
+    logout,
+    refresh_staff_status,
+)
+from depotflow.domains.identity.service.roles import (
+    create_role,
+    dashboard_shortcuts,
+    delete_role,
+    get_role,
+    list_permissions,
+    list_roles,
+    register_form_resolver,
+    role_reads,
+    update_role,
+)
+from depotflow.domains.identity.service.tokens import (
+    Principal,
+    authenticate,
+    clear_token_cache,
+    me,
+    parse_authorization,
+)
+from depotflow.domains.identity.service.users import (
+    ADMIN_ROLE_SLUG,
+    DEFAULT_ROLE_SLUG,
+    bootstrap_admin,
+    check_password_policy,
+    create_user,
+    deactivate_user,
+    get_user,
+    list_users,
+    update_user,
+    user_read,
+)
+
+__all__ = [
+    "ADMIN_ROLE_SLUG",
+    "DEFAULT_ROLE_SLUG",
+    "LoginResult",
+    "Principal",
+    "authenticate",
+    "bootstrap_admin",
+    "change_own_password",
+    "check_password_policy",
+    "clear_token_cache",
+    "create_role",
+    "create_user",
+    "dashboard_shortcuts",
+    "deactivate_user",
+    "delete_role",
+    "get_role",
+    "get_user",
+    "list_permissions",
+    "list_roles",
+    "list_users",
+    "login",
+    "logout",
+    "me",
+    "parse_authorization",
+    "refresh_staff_status",
+    "register_form_resolver",
+    "role_reads",
+    "update_role",
+    "update_user",
+    "user_read",
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations: one linear history for every domain, run on SQLite and PostgreSQL."""

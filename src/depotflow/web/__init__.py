@@ -1,0 +1,1 @@
+"""The HTTP kit shared by domain routers and API adapters."""

@@ -1,0 +1,38 @@
+"""The only place cross-domain hooks are registered: audit listeners, the authenticator."""
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from depotflow import db_registry
+from depotflow.core.security import Actor
+from depotflow.core.settings import Settings
+from depotflow.domains.audit import permissions as audit_permissions
+from depotflow.domains.audit import service as audit_service
+from depotflow.domains.config import permissions as config_permissions
+from depotflow.domains.identity import permissions as identity_permissions
+from depotflow.domains.identity import service as identity_service
+
+# Every permission slug the code knows, with its description; migrations seed the same catalogue.
+PERMISSION_CATALOGUE: dict[str, str] = {
+    **identity_permissions.CATALOGUE,
+    **audit_permissions.CATALOGUE,
+    **config_permissions.CATALOGUE,
+}
+
+
+def configure() -> None:
+    """Install process-wide hooks (idempotent): every flush is audited."""
+    assert db_registry.metadata is not None
+    audit_service.install()
+
+
+def make_authenticator(settings: Settings):  # type: ignore[no-untyped-def]
+    cache_seconds = settings.security.token_cache_seconds
+
+    async def authenticate(request: Request, session: AsyncSession) -> Actor:
+        token = identity_service.parse_authorization(request.headers.get("authorization"))
+        principal = await identity_service.authenticate(session, token, cache_seconds=cache_seconds)
+        request.state.principal = principal
+        return principal.actor
+
+    return authenticate
