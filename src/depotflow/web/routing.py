@@ -1,6 +1,7 @@
 """Route conventions: operation ids `<tag>_<function>` and the explicit list of public routes."""
 
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 # The only routes reachable without a token. A test proves every other route answers 401 without
 # one and 403 without its permission.
@@ -17,3 +18,15 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 def operation_id(route: APIRoute) -> str:
     tag = str(route.tags[0]) if route.tags else "depotflow"
     return f"{tag}_{route.name}"
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) for every API route, including those of included routers."""
+    found: list[tuple[str, str, APIRoute]] = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or context.path is None:
+            continue
+        for method in sorted((context.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((method, context.path, route))
+    return found

@@ -1,0 +1,50 @@
+# depotflow: `make run` serves on 127.0.0.1:8000; `make test` runs every check on SQLite and PostgreSQL.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := 3.11
+export UV_COMPILE_BYTECODE := 1
+# Byte-code caching keeps every `depotflow` process start (CLI tests, serve) fast.
+unexport PYTHONDONTWRITEBYTECODE
+
+APT_PKGS := postgresql libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+UV := .tools/bin/uv
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: sysdeps setup run test lint bench clean
+
+sysdeps:  ## Debian packages (only when root and something is missing)
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing Debian packages (run as root or install them): $$missing" >&2; exit 1; fi; \
+	fi
+
+$(UV):
+	python3.11 -m venv .tools && .tools/bin/pip install -q --disable-pip-version-check uv==0.13.9
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked -q && touch $@
+
+setup: sysdeps .venv/.synced
+
+run: setup  ## migrate ./var/depotflow.db, create the first admin (printed once), serve
+	.venv/bin/depotflow serve --host $(HOST) --port $(PORT)
+
+lint: setup
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+
+test: setup lint  ## the whole suite, every database test on SQLite and PostgreSQL
+	$(PY) -m pytest
+
+bench: setup  ## load benchmark: authenticated route vs hello-world baseline
+	$(PY) bench/auth_vs_baseline.py
+
+clean:
+	rm -rf .venv .tools var
