@@ -1,7 +1,6 @@
 """The only place cross-domain hooks are registered: audit listeners, the authenticator."""
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow import db_registry
 from depotflow.core.security import Actor
@@ -29,9 +28,14 @@ def configure() -> None:
 def make_authenticator(settings: Settings):  # type: ignore[no-untyped-def]
     cache_seconds = settings.security.token_cache_seconds
 
-    async def authenticate(request: Request, session: AsyncSession) -> Actor:
+    async def authenticate(request: Request) -> Actor:
         token = identity_service.parse_authorization(request.headers.get("authorization"))
-        principal = await identity_service.authenticate(session, token, cache_seconds=cache_seconds)
+        principal = identity_service.cached_principal(token)
+        if principal is None:
+            # A short read-only session of its own: most requests are served from the cache and
+            # routes that need no database then open no session at all.
+            async with request.app.state.db.session(write=False) as session:
+                principal = await identity_service.authenticate(session, token, cache_seconds=cache_seconds)
         request.state.principal = principal
         return principal.actor
 

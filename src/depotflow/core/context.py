@@ -1,5 +1,6 @@
 """Who, where from and why: the change context every unit of work carries for the audit trail."""
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
@@ -21,12 +22,15 @@ class ChangeContext:
     reason: str | None = None
 
 
-def set_change_context(session: Session, context: ChangeContext) -> None:
+def set_change_context(session: Session, context: ChangeContext | Callable[[], ChangeContext]) -> None:
+    """Attach the context; a callable is resolved at each flush (the actor may be known only later)."""
     session.info[_KEY] = context
 
 
 def get_change_context(session: Session) -> ChangeContext | None:
     value = session.info.get(_KEY)
+    if callable(value):
+        value = value()
     return value if isinstance(value, ChangeContext) else None
 
 

@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from depotflow.core.context import ChangeContext, request_id_var, set_actor, set_change_context
+from depotflow.core.context import ChangeContext, request_id_var, set_change_context
 from depotflow.core.db import Database
 from depotflow.core.errors import DepotflowError, FieldError, PermissionDenied, ValidationFailed
 from depotflow.core.listing import Page, PageRequest
@@ -18,12 +18,12 @@ from depotflow.core.settings import Settings
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REASON_HEADER = "x-change-reason"
 
-Authenticator = Callable[[Request, AsyncSession], Awaitable[Actor]]
+Authenticator = Callable[[Request], Awaitable[Actor]]
 
 T = TypeVar("T")
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -33,6 +33,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def request_actor(request: Request) -> Actor:
+    """The actor authenticated for this request, anonymous until a Requirement resolved one."""
+    actor = getattr(request.state, "actor", None)
+    return actor if isinstance(actor, Actor) else Actor.anonymous()
 
 
 def change_context(request: Request, actor: Actor) -> ChangeContext:
@@ -53,10 +59,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     db: Database = request.app.state.db
     session = db.session(write=request.method not in SAFE_METHODS)
-    set_change_context(session.sync_session, change_context(request, Actor.anonymous()))
+    # The actor is resolved by the route's Requirement, possibly after the session was created.
+    set_change_context(session.sync_session, lambda: change_context(request, request_actor(request)))
     try:
         yield session
-        await session.commit()
+        if session.in_transaction():
+            await session.commit()
     except DepotflowError as exc:
         if exc.commit_before_raise:
             await session.commit()
@@ -79,15 +87,15 @@ class Requirement:
     def __init__(self, permission: str | None) -> None:
         self.permission = permission
 
-    async def __call__(self, request: Request, session: SessionDep) -> Actor:
+    async def __call__(self, request: Request) -> Actor:
         authenticator: Authenticator = request.app.state.authenticator
-        actor = await authenticator(request, session)
+        actor = await authenticator(request)
         if self.permission is not None and not actor.has(self.permission):
             raise PermissionDenied(
                 "You do not have permission to perform this action.",
                 details={"required_permission": self.permission},
             )
-        set_actor(session.sync_session, actor)
+        request.state.actor = actor
         return actor
 
     def __repr__(self) -> str:
@@ -110,7 +118,7 @@ class ListParams:
     search: str | None
 
 
-def list_params(
+async def list_params(
     request: Request,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Rows to skip")] = 0,
     limit: Annotated[int | None, Query(ge=1, description="Rows per page (default and maximum are settings)")] = None,

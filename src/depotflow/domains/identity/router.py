@@ -46,7 +46,7 @@ users_router = APIRouter(prefix="/api/users", tags=["users"])
 roles_router = APIRouter(prefix="/api/roles", tags=["roles"])
 
 
-def current_principal(request: Request, _actor: AuthenticatedActor) -> identity_service.Principal:
+async def current_principal(request: Request, _actor: AuthenticatedActor) -> identity_service.Principal:
     principal: identity_service.Principal = request.state.principal
     return principal
 

@@ -21,6 +21,7 @@ from depotflow.domains.identity.service.roles import (
 from depotflow.domains.identity.service.tokens import (
     Principal,
     authenticate,
+    cached_principal,
     clear_token_cache,
     me,
     parse_authorization,
@@ -45,6 +46,7 @@ __all__ = [
     "Principal",
     "authenticate",
     "bootstrap_admin",
+    "cached_principal",
     "change_own_password",
     "check_password_policy",
     "clear_token_cache",

@@ -1,5 +1,6 @@
 """Principals, bearer tokens and the per-process token cache."""
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +74,7 @@ class _TokenCache:
 
 
 _cache = _TokenCache()
+_inflight: dict[str, "asyncio.Future[Principal]"] = {}
 
 
 def invalidate_tokens(session: AsyncSession) -> None:
@@ -100,8 +102,13 @@ def parse_authorization(header: str | None) -> str:
     return value
 
 
+def cached_principal(token: str) -> Principal | None:
+    """The principal for `token` if this process resolved it recently; never touches the database."""
+    return _cache.get(token_digest(token))
+
+
 async def authenticate(session: AsyncSession, token: str, *, cache_seconds: float) -> Principal:
-    """Resolve a raw token into a principal.
+    """Resolve a raw token into a principal; concurrent lookups of one token share one query.
 
     Raises: InvalidToken, TokenExpired, TokenRevoked, UserInactive.
     """
@@ -109,6 +116,26 @@ async def authenticate(session: AsyncSession, token: str, *, cache_seconds: floa
     cached = _cache.get(digest)
     if cached is not None:
         return cached
+    pending = _inflight.get(digest)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+    # Waiters re-raise the error themselves; mark it retrieved so nothing logs it as lost.
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    _inflight[digest] = future
+    try:
+        principal = await _lookup(session, digest, cache_seconds)
+    except BaseException as exc:
+        future.set_exception(exc)
+        raise
+    else:
+        future.set_result(principal)
+        return principal
+    finally:
+        _inflight.pop(digest, None)
+
+
+async def _lookup(session: AsyncSession, digest: str, cache_seconds: float) -> Principal:
     epoch = _cache.epoch
     found = await identity_repo.find_token_with_user(session, digest)
     if found is None:
