@@ -108,11 +108,13 @@ def _free_port() -> int:
 def test_serve_creates_the_first_admin_once_and_that_admin_can_log_in(tmp_path: Path) -> None:
     port = _free_port()
     env = base_env(tmp_path)
+    log_path = tmp_path / "serve.log"
+    log_file = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "depotflow", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log_file,
         text=True,
     )
     try:
@@ -139,6 +141,7 @@ def test_serve_creates_the_first_admin_once_and_that_admin_can_log_in(tmp_path: 
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+        log_file.close()
 
     assert ready.json() == {"status": "ready", "database": "sqlite"}
     assert login.status_code == 200
@@ -147,6 +150,10 @@ def test_serve_creates_the_first_admin_once_and_that_admin_can_log_in(tmp_path: 
     assert me.json()["is_staff"] is True
     assert me.json()["must_change_password"] is True
     assert (tmp_path / "data" / "depotflow.db").exists()
+    access = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    me_lines = [e for e in access if e.get("logger") == "depotflow.access" and e.get("path") == "/api/auth/me"]
+    assert [(e["request_id"], e["status"], e["method"]) for e in me_lines] == [(me.headers["x-request-id"], 200, "GET")]
+    assert all("request_id" in e for e in access)
 
     again = subprocess.Popen(
         [sys.executable, "-m", "depotflow", "serve", "--port", str(port)],

@@ -178,7 +178,7 @@ async def login(
         if user.password_hash and password_needs_rehash(user.password_hash):
             user.password_hash = await hash_password(password)
 
-    set_actor(session, _actor_of(user))
+    set_actor(session.sync_session, _actor_of(user))
     await identity_repo.reset_throttle(session, "user", keys[0][1])
     raw = new_token()
     api_token = ApiToken(
