@@ -39,6 +39,7 @@ run: setup  ## migrate ./var/depotflow.db, create the first admin (printed once)
 lint: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	.venv/bin/lint-imports --no-cache
 
 test: setup lint  ## the whole suite, every database test on SQLite and PostgreSQL
 	$(PY) -m pytest
