@@ -1,7 +1,7 @@
 """Builders for identity data: users with roles and permissions, and ready-made tokens."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -61,6 +61,9 @@ async def make_user(
     password: str = DEFAULT_PASSWORD,
     is_active: bool = True,
     with_token: bool = True,
+    email: str | None = None,
+    last_login_at: datetime | None = None,
+    auth_source: str = "local",
 ) -> MadeUser:
     """A local user; `permissions` gives them a fresh role holding exactly those permissions."""
     rid: int | None = None
@@ -74,9 +77,11 @@ async def make_user(
             password_hash=password_hash(password),
             first_name=username.title(),
             last_name="Tester",
+            email=email,
             role_id=rid,
             is_active=is_active,
-            auth_source="local",
+            auth_source=auth_source,
+            last_login_at=last_login_at,
         )
         session.add(user)
         await session.flush()
@@ -95,3 +100,19 @@ async def make_user(
 
 async def make_admin(db: Database, username: str = "root") -> MadeUser:
     return await make_user(db, username=username, role_slug="admin")
+
+
+async def make_token(db: Database, user_id: int, *, expires_in: timedelta = timedelta(hours=1)) -> str:
+    """Another bearer token for `user_id`; a negative `expires_in` makes one that has already expired."""
+    token = new_token()
+    now = utcnow()
+    async with db.unit_of_work(_context()) as session:
+        session.add(
+            ApiToken(user_id=user_id, token_hash=token_digest(token), created_at=now, expires_at=now + expires_in)
+        )
+    return token
+
+
+def auth(token: str, scheme: str = "Bearer") -> dict[str, str]:
+    """The Authorization header for `token`."""
+    return {"Authorization": f"{scheme} {token}"}

@@ -57,6 +57,10 @@ class PermissionDenied(DepotflowError):
     code = "permission_denied"
 
 
+class PasswordChangeRequired(PermissionDenied):
+    code = "auth.password_change_required"
+
+
 class NotFound(DepotflowError):
     status = 404
     title = "Not Found"

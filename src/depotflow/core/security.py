@@ -27,6 +27,8 @@ class Actor:
     token_id: int | None = None
     display_name: str = ""
     role_id: int | None = None
+    # A one-time or reset password: only the routes that need no permission are open until changed.
+    password_change_required: bool = False
 
     @property
     def is_admin(self) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.context import ChangeContext, request_id_var, set_change_context
 from depotflow.core.db import Database
-from depotflow.core.errors import DepotflowError, FieldError, PermissionDenied, ValidationFailed
+from depotflow.core.errors import DepotflowError, FieldError, PasswordChangeRequired, PermissionDenied, ValidationFailed
 from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import Actor
 from depotflow.core.settings import Settings
@@ -81,6 +81,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A second, read-only session for work that must not hold the write lock (password checks)."""
+    db: Database = request.app.state.db
+    session = db.session(write=False)
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
 class Requirement:
     """A route's authorization: authenticated, and holding `permission` when one is named."""
 
@@ -90,6 +103,11 @@ class Requirement:
     async def __call__(self, request: Request) -> Actor:
         authenticator: Authenticator = request.app.state.authenticator
         actor = await authenticator(request)
+        if self.permission is not None and actor.password_change_required:
+            raise PasswordChangeRequired(
+                "Change your password first (POST /api/auth/password).",
+                details={"required_permission": self.permission},
+            )
         if self.permission is not None and not actor.has(self.permission):
             raise PermissionDenied(
                 "You do not have permission to perform this action.",

@@ -87,3 +87,16 @@ class UnknownPermission(ValidationFailed):
 
 class UnknownRole(ValidationFailed):
     code = "identity.unknown_role"
+
+
+class CannotDeactivateSelf(Conflict):
+    code = "identity.cannot_deactivate_self"
+
+
+class SystemRole(Conflict):
+    code = "identity.system_role"
+
+
+class WrongCurrentPassword(ValidationFailed):
+    code = "identity.wrong_current_password"
+    commit_before_raise = True  # the failed attempt is audited

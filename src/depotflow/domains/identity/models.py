@@ -81,7 +81,11 @@ class LoginThrottle(Base):
 
     __tablename__ = "identity_login_throttle"
     __audit__ = False
-    __table_args__ = (UniqueConstraint("kind", "key"), Index("ix_identity_login_throttle_locked", "locked_until"))
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        Index("ix_identity_login_throttle_locked", "locked_until"),
+        Index("ix_identity_login_throttle_window", "window_started_at"),
+    )
 
     id: Mapped[int] = mapped_column(IdPK, primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -125,6 +125,35 @@ async def lock_throttle(session: AsyncSession, kind: str, key: str, now: datetim
         .execution_options(populate_existing=True)
     )
     return (await session.execute(stmt)).scalar_one()
+
+
+async def find_locked_until(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+    """Current locks among `keys`, read without locking anything."""
+    conditions = [(LoginThrottle.kind == kind) & (LoginThrottle.key == key) for kind, key in keys]
+    stmt = select(LoginThrottle.kind, LoginThrottle.key, LoginThrottle.locked_until).where(
+        or_(*conditions), LoginThrottle.locked_until.is_not(None)
+    )
+    return {(kind, key): until for kind, key, until in (await session.execute(stmt)).all()}
+
+
+async def prune_throttles(session: AsyncSession, *, stale_before: datetime, now: datetime, batch: int = 500) -> None:
+    """Delete counters whose window has passed and that hold no lock (rows others hold are skipped)."""
+    stale = (
+        select(LoginThrottle.id)
+        .where(
+            LoginThrottle.window_started_at < stale_before,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+        )
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(delete(LoginThrottle.__table__).where(LoginThrottle.id.in_(stale.scalar_subquery())))
+
+
+async def find_user_by_username_ci(session: AsyncSession, username: str) -> User | None:
+    """The account whose username equals `username` ignoring case."""
+    stmt = select(User).where(func.lower(User.username) == username.lower()).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def reset_throttle(session: AsyncSession, kind: str, key: str) -> None:

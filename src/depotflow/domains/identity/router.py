@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from depotflow.core.security import Actor
 from depotflow.domains.identity import permissions
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.schemas import (
+    MAX_ID,
     LoginRequest,
     LoginResponse,
     Me,
@@ -28,6 +29,7 @@ from depotflow.web.deps import (
     AuthenticatedActor,
     ListEnvelope,
     ListParamsDep,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
     client_ip,
@@ -39,6 +41,8 @@ UsersViewer = Annotated[Actor, Depends(require(permissions.USERS_VIEW))]
 UsersManager = Annotated[Actor, Depends(require(permissions.USERS_MANAGE))]
 RolesViewer = Annotated[Actor, Depends(require(permissions.ROLES_VIEW))]
 RolesManager = Annotated[Actor, Depends(require(permissions.ROLES_MANAGE))]
+UserId = Annotated[int, Path(gt=0, le=MAX_ID)]
+RoleId = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -55,12 +59,20 @@ CurrentPrincipal = Annotated[identity_service.Principal, Depends(current_princip
 
 
 @auth_router.post("/login", response_model=LoginResponse)
-async def login(body: LoginRequest, request: Request, session: SessionDep, settings: SettingsDep) -> LoginResponse:
+async def login(
+    body: LoginRequest, request: Request, read_session: ReadSessionDep, session: SessionDep, settings: SettingsDep
+) -> LoginResponse:
     """Exchange a username and password for a bearer token."""
-    result = await identity_service.login(
-        session,
+    check = await identity_service.check_login(
+        read_session,
         username=body.username,
         password=body.password,
+        ip_address=client_ip(request),
+        identity=settings.identity,
+    )
+    result = await identity_service.complete_login(
+        session,
+        check,
         ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         security=settings.security,
@@ -154,14 +166,14 @@ async def create_user(body: UserCreate, actor: UsersManager, session: SessionDep
 
 
 @users_router.get("/{user_id}", response_model=UserRead)
-async def get_user(user_id: int, actor: UsersViewer, session: SessionDep) -> UserRead:
+async def get_user(user_id: UserId, actor: UsersViewer, session: SessionDep) -> UserRead:
     """One account."""
     return identity_service.user_read(await identity_service.get_user(session, user_id))
 
 
 @users_router.put("/{user_id}", response_model=UserRead)
 async def update_user(
-    user_id: int, body: UserUpdate, actor: UsersManager, session: SessionDep, settings: SettingsDep
+    user_id: UserId, body: UserUpdate, actor: UsersManager, session: SessionDep, settings: SettingsDep
 ) -> UserRead:
     """Change an account; only the fields sent are changed."""
     user = await identity_service.update_user(session, actor, user_id=user_id, data=body, security=settings.security)
@@ -169,7 +181,7 @@ async def update_user(
 
 
 @users_router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user_id: int, actor: UsersManager, session: SessionDep) -> Response:
+async def delete_user(user_id: UserId, actor: UsersManager, session: SessionDep) -> Response:
     """Deactivate an account and revoke its tokens; accounts are never erased."""
     await identity_service.deactivate_user(session, actor, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -197,21 +209,21 @@ async def list_permission_items(actor: RolesViewer, session: SessionDep) -> List
 
 
 @roles_router.get("/{role_id}", response_model=RoleRead)
-async def get_role(role_id: int, actor: RolesViewer, session: SessionDep) -> RoleRead:
+async def get_role(role_id: RoleId, actor: RolesViewer, session: SessionDep) -> RoleRead:
     """One role."""
     role = await identity_service.get_role(session, role_id)
     return (await identity_service.role_reads(session, [role]))[0]
 
 
 @roles_router.put("/{role_id}", response_model=RoleRead)
-async def update_role(role_id: int, body: RoleUpdate, actor: RolesManager, session: SessionDep) -> RoleRead:
+async def update_role(role_id: RoleId, body: RoleUpdate, actor: RolesManager, session: SessionDep) -> RoleRead:
     """Change a role; only the fields sent are changed."""
     role = await identity_service.update_role(session, actor, role_id=role_id, data=body)
     return (await identity_service.role_reads(session, [role]))[0]
 
 
 @roles_router.delete("/{role_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_role(role_id: int, actor: RolesManager, session: SessionDep) -> Response:
+async def delete_role(role_id: RoleId, actor: RolesManager, session: SessionDep) -> Response:
     """Delete a role that no user holds."""
     await identity_service.delete_role(session, actor, role_id=role_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,10 +7,14 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from depotflow.core.schemas import InputSchema, NonEmptyStr
 
+# Ids are BIGINT: a larger number names nothing and would overflow the database driver (a 500).
+MAX_ID = 2**63 - 1
+
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.@+-]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# Never stripped (InputSchema strips strings): a password is checked and hashed exactly as typed.
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=1024)]
 Slug = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 ]
@@ -145,7 +149,7 @@ class UserCreate(InputSchema):
     last_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)] = ""
     email: EmailStr | None = None
     phone: Phone | None = None
-    role_id: int | None = Field(default=None, strict=True, gt=0)
+    role_id: int | None = Field(default=None, strict=True, gt=0, le=MAX_ID)
     is_active: bool = Field(default=True, strict=True)
     must_change_password: bool = Field(default=False, strict=True)
 
@@ -155,7 +159,7 @@ class UserUpdate(InputSchema):
     last_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=150)] | None = None
     email: EmailStr | None = None
     phone: Phone | None = None
-    role_id: int | None = Field(default=None, strict=True, gt=0)
+    role_id: int | None = Field(default=None, strict=True, gt=0, le=MAX_ID)
     is_active: bool | None = Field(default=None, strict=True)
     password: Password | None = None
     must_change_password: bool | None = Field(default=None, strict=True)
@@ -181,4 +185,4 @@ class UserRead(BaseModel):
 
 class UserFilter(BaseModel):
     is_active: bool | None = None
-    role_id: int | None = Field(default=None, gt=0)
+    role_id: int | None = Field(default=None, gt=0, le=MAX_ID)

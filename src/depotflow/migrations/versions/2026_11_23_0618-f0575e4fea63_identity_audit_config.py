@@ -80,6 +80,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("identity_login_throttle", schema=None) as batch_op:
         batch_op.create_index("ix_identity_login_throttle_locked", ["locked_until"], unique=False)
+        batch_op.create_index("ix_identity_login_throttle_window", ["window_started_at"], unique=False)
 
     op.create_table(
         "identity_permission",
@@ -261,6 +262,7 @@ def downgrade() -> None:
     op.drop_table("identity_role")
     op.drop_table("identity_permission")
     with op.batch_alter_table("identity_login_throttle", schema=None) as batch_op:
+        batch_op.drop_index("ix_identity_login_throttle_window")
         batch_op.drop_index("ix_identity_login_throttle_locked")
 
     op.drop_table("identity_login_throttle")

@@ -1,9 +1,11 @@
 """Identity use cases; the public surface of the domain (the only re-exporting __init__)."""
 
 from depotflow.domains.identity.service.login import (
+    LoginCheck,
     LoginResult,
     change_own_password,
-    login,
+    check_login,
+    complete_login,
     logout,
     refresh_staff_status,
 )
@@ -42,14 +44,17 @@ from depotflow.domains.identity.service.users import (
 __all__ = [
     "ADMIN_ROLE_SLUG",
     "DEFAULT_ROLE_SLUG",
+    "LoginCheck",
     "LoginResult",
     "Principal",
     "authenticate",
     "bootstrap_admin",
     "cached_principal",
     "change_own_password",
+    "check_login",
     "check_password_policy",
     "clear_token_cache",
+    "complete_login",
     "create_role",
     "create_user",
     "dashboard_shortcuts",
@@ -60,7 +65,6 @@ __all__ = [
     "list_permissions",
     "list_roles",
     "list_users",
-    "login",
     "logout",
     "me",
     "parse_authorization",

@@ -1,13 +1,14 @@
 """Login with throttling and lockout (local or InvenTree), logout, password changes, staff refresh."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.clock import utcnow
 from depotflow.core.context import set_actor
+from depotflow.core.errors import FieldError
 from depotflow.core.security import (
     Actor,
     hash_password,
@@ -27,6 +28,7 @@ from depotflow.domains.identity.errors import (
     InvalidCredentials,
     InvalidToken,
     LoginLocked,
+    WrongCurrentPassword,
 )
 from depotflow.domains.identity.models import ApiToken, User
 from depotflow.domains.identity.service.tokens import invalidate_tokens, revoke_all_tokens
@@ -34,7 +36,6 @@ from depotflow.domains.identity.service.users import (
     ADMIN_ROLE_SLUG,
     DEFAULT_ROLE_SLUG,
     check_password_policy,
-    ensure_admin_remains,
     get_user,
     is_admin_user,
 )
@@ -48,43 +49,127 @@ class LoginResult:
     user: User
 
 
+@dataclass(frozen=True, slots=True)
+class LoginCheck:
+    """What the lock-free first phase of a login found; `complete_login` acts on it."""
+
+    username: str
+    keys: tuple[tuple[str, str], ...]
+    outcome: Literal["ok", "locked", "failed", "upstream_error"]
+    reason: str = ""
+    user_id: int | None = None
+    new_password_hash: str | None = None
+    remote: UpstreamUser | None = None
+    upstream_token: str | None = None
+    locked_until: datetime | None = None
+    locked_kind: str | None = None
+
+
 def _retry_after(until: datetime, now: datetime) -> dict[str, str]:
     return {"Retry-After": str(max(1, int((until - now).total_seconds()) + 1))}
 
 
-async def _check_locks(session: AsyncSession, keys: Sequence[tuple[str, str]], now: datetime, username: str) -> None:
-    for kind, key in keys:
-        throttle = await identity_repo.lock_throttle(session, kind, key, now)
-        if throttle.locked_until is not None and throttle.locked_until > now:
-            await audit_service.record(
-                session,
-                action="auth.login_locked",
-                entity_type="identity_user" if kind == "user" else None,
-                details={"username": username, "locked": kind, "locked_until": throttle.locked_until},
+def _keys(username: str, ip_address: str | None) -> tuple[tuple[str, str], ...]:
+    return (("user", username.lower()[:150]), ("address", (ip_address or "unknown")[:150]))
+
+
+def _active_lock(locks: dict[tuple[str, str], datetime], now: datetime) -> tuple[datetime, str] | None:
+    current = [(until, kind) for (kind, _key), until in locks.items() if until > now]
+    return max(current) if current else None
+
+
+async def check_login(
+    session: AsyncSession,
+    /,
+    *,
+    username: str,
+    password: str,
+    ip_address: str | None,
+    identity: IdentitySettings,
+) -> LoginCheck:
+    """First phase of a login: read locks, verify the password (or ask InvenTree); writes nothing.
+
+    Runs on a read-only session so that the slow parts (argon2, the identity server) hold no lock.
+    """
+    keys = _keys(username, ip_address)
+    now = utcnow()
+    lock = _active_lock(await identity_repo.find_locked_until(session, keys), now)
+    if lock is not None:
+        return LoginCheck(username=username, keys=keys, outcome="locked", locked_until=lock[0], locked_kind=lock[1])
+
+    if identity.mode == "inventree":
+        assert identity.inventree_url is not None
+        client = InvenTreeIdentity(identity.inventree_url, timeout=identity.inventree_timeout_seconds)
+        try:
+            upstream_token = await client.obtain_token(username, password)
+            remote = None if upstream_token is None else await client.me(upstream_token)
+        except UpstreamError as exc:
+            return LoginCheck(username=username, keys=keys, outcome="upstream_error", reason=str(exc))
+        if remote is None:
+            existing = await identity_repo.find_user_by_username(session, username)
+            return LoginCheck(
+                username=username,
+                keys=keys,
+                outcome="failed",
+                reason="rejected_by_identity_server",
+                user_id=existing.id if existing else None,
             )
-            raise LoginLocked(
-                "Too many failed logins; try again later.",
-                details={"locked_until": throttle.locked_until.isoformat()},
-                headers=_retry_after(throttle.locked_until, now),
-            )
+        return LoginCheck(username=username, keys=keys, outcome="ok", remote=remote, upstream_token=upstream_token)
+
+    user = await identity_repo.find_user_by_username(session, username)
+    if user is None:
+        await verify_password(None, password)
+        return LoginCheck(username=username, keys=keys, outcome="failed", reason="unknown_user")
+    if not await verify_password(user.password_hash, password):
+        return LoginCheck(username=username, keys=keys, outcome="failed", reason="bad_password", user_id=user.id)
+    if not user.is_active:
+        return LoginCheck(username=username, keys=keys, outcome="failed", reason="inactive", user_id=user.id)
+    rehash = None
+    if user.password_hash and password_needs_rehash(user.password_hash):
+        rehash = await hash_password(password)
+    return LoginCheck(username=username, keys=keys, outcome="ok", user_id=user.id, new_password_hash=rehash)
+
+
+async def _locked_error(
+    session: AsyncSession,
+    check: LoginCheck,
+    until: datetime,
+    now: datetime,
+    *,
+    user_id: int | None,
+    refused: str | None = None,
+) -> LoginLocked:
+    details: dict[str, object] = {"username": check.username, "locked_until": until}
+    if refused is not None:
+        details["locked"] = refused  # an attempt refused because this key is locked
+    await audit_service.record(
+        session,
+        action="auth.login_locked",
+        entity_type="identity_user" if user_id is not None else None,
+        entity_id=user_id,
+        details=details,
+    )
+    return LoginLocked(
+        "Too many failed logins; try again later.",
+        details={"locked_until": until.isoformat()},
+        headers=_retry_after(until, now),
+    )
 
 
 async def _fail(
-    session: AsyncSession,
-    security: SecuritySettings,
-    keys: Sequence[tuple[str, str]],
-    now: datetime,
-    *,
-    username: str,
-    reason: str,
-    user: User | None,
+    session: AsyncSession, security: SecuritySettings, check: LoginCheck, now: datetime
 ) -> InvalidCredentials | LoginLocked:
     """Count a failed attempt for every key, audit it, and build the error to raise."""
     window = timedelta(seconds=security.login_window_seconds)
+    await identity_repo.prune_throttles(session, stale_before=now - window, now=now)
+    throttles = [(kind, await identity_repo.lock_throttle(session, kind, key, now)) for kind, key in check.keys]
+    for kind, throttle in throttles:
+        # Locked by a concurrent attempt since this one was checked: refused, not counted again.
+        if throttle.locked_until is not None and throttle.locked_until > now:
+            return await _locked_error(session, check, throttle.locked_until, now, user_id=check.user_id, refused=kind)
     worst = 0
     locked_until: datetime | None = None
-    for kind, key in keys:
-        throttle = await identity_repo.lock_throttle(session, kind, key, now)
+    for kind, throttle in throttles:
         if throttle.window_started_at + window < now:
             throttle.failures = 0
             throttle.window_started_at = now
@@ -100,86 +185,69 @@ async def _fail(
     await audit_service.record(
         session,
         action="auth.login_failed",
-        entity_type="identity_user" if user else None,
-        entity_id=user.id if user else None,
-        details={"username": username, "reason": reason, "locked": locked_until is not None},
+        entity_type="identity_user" if check.user_id is not None else None,
+        entity_id=check.user_id,
+        details={"username": check.username, "reason": check.reason, "locked": locked_until is not None},
     )
     if locked_until is not None:
-        await audit_service.record(
-            session,
-            action="auth.login_locked",
-            entity_type="identity_user" if user else None,
-            entity_id=user.id if user else None,
-            details={"username": username, "locked_until": locked_until},
-        )
-        return LoginLocked(
-            "Too many failed logins; try again later.",
-            details={"locked_until": locked_until.isoformat()},
-            headers=_retry_after(locked_until, now),
-        )
+        return await _locked_error(session, check, locked_until, now, user_id=check.user_id)
     error = InvalidCredentials("Invalid credentials. Please check your username and password.")
+    # After `slowdown_after` failures, each further one waits one more step (SecuritySettings).
     over = worst - security.login_slowdown_after
-    if over >= 0:
-        error.delay_seconds = min(
-            security.login_slowdown_max_seconds, security.login_slowdown_step_seconds * (over + 1)
-        )
+    if over > 0:
+        error.delay_seconds = min(security.login_slowdown_max_seconds, security.login_slowdown_step_seconds * over)
     return error
 
 
-async def login(
+async def complete_login(
     session: AsyncSession,
     /,
+    check: LoginCheck,
     *,
-    username: str,
-    password: str,
     ip_address: str | None,
     user_agent: str | None,
     security: SecuritySettings,
     identity: IdentitySettings,
 ) -> LoginResult:
-    """Check credentials (locally or against InvenTree) and issue a token.
+    """Second phase of a login: record the attempt and, when it succeeded, issue a token.
+
+    A failed attempt, a lock and an unreachable identity server are committed before the error is
+    raised, so the throttle counters and the audit trail keep them.
 
     Raises: InvalidCredentials, LoginLocked, IdentityServerUnavailable.
     """
     now = utcnow()
-    keys = [("user", username.lower()[:150]), ("address", (ip_address or "unknown")[:150])]
-    await _check_locks(session, keys, now, username)
+    if check.outcome == "locked":
+        assert check.locked_until is not None
+        raise await _locked_error(session, check, check.locked_until, now, user_id=None, refused=check.locked_kind)
+    if check.outcome == "upstream_error":
+        await audit_service.record(
+            session, action="auth.login_error", details={"username": check.username, "error": check.reason}
+        )
+        raise IdentityServerUnavailable("The identity server (InvenTree) cannot be reached.")
+    if check.outcome == "failed":
+        raise await _fail(session, security, check, now)
 
-    upstream_token: str | None = None
-    if identity.mode == "inventree":
-        assert identity.inventree_url is not None
-        client = InvenTreeIdentity(identity.inventree_url, timeout=identity.inventree_timeout_seconds)
-        try:
-            upstream_token = await client.obtain_token(username, password)
-            remote = None if upstream_token is None else await client.me(upstream_token)
-        except UpstreamError as exc:
-            await audit_service.record(
-                session, action="auth.login_error", details={"username": username, "error": str(exc)}
-            )
-            raise IdentityServerUnavailable("The identity server (InvenTree) cannot be reached.") from exc
-        if remote is None:
-            existing = await identity_repo.find_user_by_username(session, username)
-            raise await _fail(
-                session, security, keys, now, username=username, reason="rejected_by_identity_server", user=existing
-            )
-        user = await _upsert_remote_user(session, remote, now)
+    # Attempts that were in flight while the account got locked must not slip through.
+    for kind, key in check.keys:
+        throttle = await identity_repo.lock_throttle(session, kind, key, now)
+        if throttle.locked_until is not None and throttle.locked_until > now:
+            raise await _locked_error(session, check, throttle.locked_until, now, user_id=check.user_id, refused=kind)
+
+    if check.remote is not None:
+        user = await _upsert_remote_user(session, check.remote)
         if not user.is_active:
-            raise await _fail(session, security, keys, now, username=username, reason="inactive", user=user)
+            raise await _fail(session, security, replace(check, reason="inactive", user_id=user.id), now)
     else:
-        found = await identity_repo.find_user_by_username(session, username)
-        if found is None:
-            await verify_password(None, password)
-            raise await _fail(session, security, keys, now, username=username, reason="unknown_user", user=None)
-        user = found
-        if not await verify_password(user.password_hash, password):
-            raise await _fail(session, security, keys, now, username=username, reason="bad_password", user=user)
-        if not user.is_active:
-            raise await _fail(session, security, keys, now, username=username, reason="inactive", user=user)
-        if user.password_hash and password_needs_rehash(user.password_hash):
-            user.password_hash = await hash_password(password)
+        assert check.user_id is not None
+        user = await get_user(session, check.user_id)
+        if not user.is_active:  # deactivated between the two phases
+            raise await _fail(session, security, replace(check, reason="inactive"), now)
+        if check.new_password_hash:
+            user.password_hash = check.new_password_hash
 
     set_actor(session.sync_session, _actor_of(user))
-    await identity_repo.reset_throttle(session, "user", keys[0][1])
+    await identity_repo.reset_throttle(session, "user", check.keys[0][1])
     raw = new_token()
     api_token = ApiToken(
         user_id=user.id,
@@ -188,7 +256,7 @@ async def login(
         expires_at=now + timedelta(minutes=security.token_ttl_minutes),
         ip_address=ip_address,
         user_agent=(user_agent or None) and user_agent[:512],
-        upstream_sealed=seal(raw, upstream_token) if upstream_token else None,
+        upstream_sealed=seal(raw, check.upstream_token) if check.upstream_token else None,
     )
     session.add(api_token)
     user.last_login_at = now
@@ -213,7 +281,7 @@ def _actor_of(user: User) -> Actor:
     )
 
 
-async def _upsert_remote_user(session: AsyncSession, remote: UpstreamUser, now: datetime) -> User:
+async def _upsert_remote_user(session: AsyncSession, remote: UpstreamUser) -> User:
     user = await identity_repo.find_user_by_username(session, remote.username)
     if user is None:
         user = User(username=remote.username, password_hash=None, auth_source="inventree", is_active=True)
@@ -222,9 +290,14 @@ async def _upsert_remote_user(session: AsyncSession, remote: UpstreamUser, now: 
     user.first_name = remote.first_name
     user.last_name = remote.last_name
     user.email = remote.email
+    before = user.role_id
     await _apply_staff(session, user, remote.is_staff)
+    if user.role_id != before:
+        invalidate_tokens(session)  # the user's other sessions get the new permissions at once
     await session.flush()
-    refreshed = await identity_repo.find_user(session, user.id)
+    user_id = user.id
+    session.expire(user)  # `user.role` still holds the role from before `_apply_staff`
+    refreshed = await identity_repo.find_user(session, user_id)
     assert refreshed is not None
     return refreshed
 
@@ -257,13 +330,19 @@ async def change_own_password(
 ) -> None:
     """Change the actor's password; every other token of theirs is revoked.
 
-    Raises: InvalidCredentials, WeakPassword, ExternallyManagedUser.
+    Raises: WrongCurrentPassword, WeakPassword, ExternallyManagedUser.
     """
     user = await get_user(session, actor.user_id or 0)
     if user.auth_source != "local":
         raise ExternallyManagedUser("This account's password is managed by the identity server.")
     if not await verify_password(user.password_hash, current_password):
-        raise InvalidCredentials("The current password is not correct.")
+        await audit_service.record(
+            session, action="auth.password_change_failed", entity_type="identity_user", entity_id=user.id
+        )
+        raise WrongCurrentPassword(
+            "The current password is not correct.",
+            fields=[FieldError(("body", "current_password"), "wrong_password", "is not the current password")],
+        )
     check_password_policy(new_password, user.username, security)
     user.password_hash = await hash_password(new_password)
     user.password_changed_at = utcnow()
@@ -296,9 +375,13 @@ async def refresh_staff_status(
         raise InvalidToken("The identity server no longer accepts this session; log in again.")
     before = user.role_id
     await _apply_staff(session, user, remote.is_staff)
-    if user.role_id != before:
-        invalidate_tokens(session)
-        await session.flush()
-        await ensure_admin_remains(session)
-    refreshed = await get_user(session, user.id)
+    if user.role_id == before:
+        return is_admin_user(user), "inventree"
+    # The identity server decides who is staff: losing it there demotes here, even the last administrator
+    # (as at login), otherwise staff revoked in InvenTree would keep administrator rights in depotflow.
+    invalidate_tokens(session)
+    await session.flush()
+    user_id = user.id
+    session.expire(user)  # `user.role` still holds the role from before `_apply_staff`
+    refreshed = await get_user(session, user_id)
     return is_admin_user(refreshed), "inventree"

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.listing import Page, PageRequest, SortField, paginate
 from depotflow.core.security import (
+    ADMIN_PERMISSION,
     Actor,
 )
 from depotflow.domains.identity import repository as identity_repo
@@ -15,6 +16,7 @@ from depotflow.domains.identity.errors import (
     RoleInUse,
     RoleNotFound,
     RoleSlugTaken,
+    SystemRole,
     UnknownPermission,
 )
 from depotflow.domains.identity.models import Permission, Role
@@ -28,7 +30,7 @@ from depotflow.domains.identity.schemas import (
     Shortcuts,
 )
 from depotflow.domains.identity.service.tokens import invalidate_tokens
-from depotflow.domains.identity.service.users import ensure_admin_remains
+from depotflow.domains.identity.service.users import SYSTEM_ROLE_SLUGS, ensure_admin_remains
 
 
 async def get_role(session: AsyncSession, role_id: int) -> Role:
@@ -102,10 +104,13 @@ async def create_role(session: AsyncSession, actor: Actor, /, *, data: RoleCreat
 
 
 async def update_role(session: AsyncSession, actor: Actor, /, *, role_id: int, data: RoleUpdate) -> Role:
-    """Raises: RoleNotFound, RoleSlugTaken, UnknownPermission, LastAdministrator."""
+    """Raises: RoleNotFound, RoleSlugTaken, SystemRole, UnknownPermission, LastAdministrator."""
     role = await get_role(session, role_id)
+    was_admin_role = ADMIN_PERMISSION in (role.permissions or [])
     changes = data.model_dump(exclude_unset=True)
     new_slug = changes.get("slug")
+    if new_slug is not None and new_slug != role.slug and role.slug in SYSTEM_ROLE_SLUGS:
+        raise SystemRole(f"The slug of the system role '{role.slug}' cannot change.", details={"slug": role.slug})
     if new_slug is not None and new_slug != role.slug and await identity_repo.find_role_by_slug(session, new_slug):
         raise RoleSlugTaken(f"Role with slug '{changes['slug']}' already exists.", details={"slug": changes["slug"]})
     if "permissions" in changes:
@@ -119,13 +124,16 @@ async def update_role(session: AsyncSession, actor: Actor, /, *, role_id: int, d
     for key, value in changes.items():
         setattr(role, key, value)
     await session.flush()
-    await ensure_admin_remains(session)
+    if was_admin_role:
+        await ensure_admin_remains(session)
     return role
 
 
 async def delete_role(session: AsyncSession, actor: Actor, /, *, role_id: int) -> None:
-    """Raises: RoleNotFound, RoleInUse (any user, active or not, still has it)."""
+    """Raises: RoleNotFound, SystemRole, RoleInUse (any user, active or not, still has it)."""
     role = await get_role(session, role_id)
+    if role.slug in SYSTEM_ROLE_SLUGS:
+        raise SystemRole(f"The system role '{role.slug}' cannot be deleted.", details={"slug": role.slug})
     users = (await identity_repo.count_users_by_role(session, [role.id])).get(role.id, 0)
     if users:
         raise RoleInUse(f"Cannot delete role: {users} user(s) have this role.", details={"users": users})

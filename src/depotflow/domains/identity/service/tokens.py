@@ -163,6 +163,7 @@ def _principal(user: User, api_token: ApiToken) -> Principal:
         token_id=api_token.id,
         display_name=user.full_name,
         role_id=user.role_id,
+        password_change_required=user.must_change_password,
     )
     return Principal(
         actor=actor,

@@ -15,6 +15,7 @@ from depotflow.core.security import (
 from depotflow.core.settings import SecuritySettings
 from depotflow.domains.identity import repository as identity_repo
 from depotflow.domains.identity.errors import (
+    CannotDeactivateSelf,
     ExternallyManagedUser,
     LastAdministrator,
     UnknownRole,
@@ -34,6 +35,8 @@ from depotflow.domains.identity.service.tokens import invalidate_tokens, revoke_
 
 ADMIN_ROLE_SLUG = "admin"
 DEFAULT_ROLE_SLUG = "user"
+# Roles the code refers to by slug (InvenTree staff mapping, the first administrator).
+SYSTEM_ROLE_SLUGS = frozenset({ADMIN_ROLE_SLUG, DEFAULT_ROLE_SLUG})
 
 
 def is_admin_user(user: User) -> bool:
@@ -116,7 +119,8 @@ async def create_user(session: AsyncSession, actor: Actor, /, *, data: UserCreat
     Raises: UsernameTaken, WeakPassword, UnknownRole.
     """
     check_password_policy(data.password, data.username, security)
-    if await identity_repo.find_user_by_username(session, data.username) is not None:
+    # Unique ignoring case: "Admin" and "admin" must not be two people (lockout keys ignore case too).
+    if await identity_repo.find_user_by_username_ci(session, data.username) is not None:
         raise UsernameTaken(f"Username '{data.username}' already exists.", details={"username": data.username})
     await _require_role(session, data.role_id)
     now = utcnow()
@@ -146,11 +150,18 @@ async def update_user(
 ) -> User:
     """Change an account; a new password, deactivation or role change revokes/refreshes its tokens.
 
-    Raises: UserNotFound, UnknownRole, WeakPassword, LastAdministrator, ExternallyManagedUser.
+    Raises: UserNotFound, UnknownRole, WeakPassword, LastAdministrator, ExternallyManagedUser,
+    CannotDeactivateSelf.
     """
     user = await get_user(session, user_id)
+    if data.is_active is False and actor.user_id == user_id:
+        raise CannotDeactivateSelf("You cannot deactivate your own account.")
+    was_admin = user.is_active and is_admin_user(user)
     changes = data.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
+    for key in ("first_name", "last_name", "is_active", "must_change_password"):
+        if key in changes and changes[key] is None:
+            del changes[key]  # not nullable: null means "leave as is", as for roles
     if "email" in changes and changes["email"] is not None:
         changes["email"] = str(changes["email"])
     if "role_id" in changes:
@@ -169,30 +180,39 @@ async def update_user(
         user.deactivated_at = None
     for key, value in changes.items():
         setattr(user, key, value)
-    if "role_id" in changes or "is_active" in changes:
+    if {"role_id", "is_active", "must_change_password"} & changes.keys():
         invalidate_tokens(session)
     await session.flush()
-    await ensure_admin_remains(session)
-    session.expire(user)
-    return await get_user(session, user.id)
+    if was_admin:
+        await ensure_admin_remains(session)
+    session.expire(user)  # reload the role relationship too; `user.id` would now need a (sync) refresh
+    return await get_user(session, user_id)
 
 
 async def deactivate_user(session: AsyncSession, actor: Actor, /, *, user_id: int) -> None:
     """Deactivate an account (accounts are never erased: signatures and the trail refer to them).
 
-    Raises: UserNotFound, LastAdministrator.
+    Raises: UserNotFound, LastAdministrator, CannotDeactivateSelf.
     """
     user = await get_user(session, user_id)
+    if actor.user_id == user_id:
+        raise CannotDeactivateSelf("You cannot deactivate your own account.")
     if not user.is_active:
         return
+    was_admin = is_admin_user(user)
     user.is_active = False
     user.deactivated_at = utcnow()
     await revoke_all_tokens(session, user.id, reason="deactivated")
     await session.flush()
-    await ensure_admin_remains(session)
+    if was_admin:
+        await ensure_admin_remains(session)
 
 
 async def ensure_admin_remains(session: AsyncSession) -> None:
+    """Call after flushing a change that took administrator rights away from someone.
+
+    Raises: LastAdministrator.
+    """
     admin_roles = [
         r.id for r in await identity_repo.list_roles_all(session) if ADMIN_PERMISSION in (r.permissions or [])
     ]
