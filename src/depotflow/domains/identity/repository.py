@@ -2,30 +2,30 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from depotflow.core.listing import ColumnLike
 from depotflow.domains.identity.models import ApiToken, LoginThrottle, Permission, Role, User
 from depotflow.domains.identity.schemas import UserFilter
 
-USER_SORTABLE: dict[str, ColumnElement[Any]] = {
+USER_SORTABLE: dict[str, ColumnLike] = {
     "username": User.username,
     "last_login_at": User.last_login_at,
     "created_at": User.created_at,
     "first_name": User.first_name,
     "last_name": User.last_name,
 }
-USER_SEARCHABLE: Sequence[ColumnElement[Any]] = (User.username, User.first_name, User.last_name, User.email)
+USER_SEARCHABLE: Sequence[ColumnLike] = (User.username, User.first_name, User.last_name, User.email)
 
-ROLE_SORTABLE: dict[str, ColumnElement[Any]] = {"name": Role.name, "slug": Role.slug, "created_at": Role.created_at}
-ROLE_SEARCHABLE: Sequence[ColumnElement[Any]] = (Role.name, Role.slug, Role.description)
+ROLE_SORTABLE: dict[str, ColumnLike] = {"name": Role.name, "slug": Role.slug, "created_at": Role.created_at}
+ROLE_SEARCHABLE: Sequence[ColumnLike] = (Role.name, Role.slug, Role.description)
 
 
-def select_users(f: UserFilter) -> Select[tuple[User]]:
+def select_users(f: UserFilter) -> Select[User]:
     stmt = select(User).options(selectinload(User.role))
     if f.is_active is not None:
         stmt = stmt.where(User.is_active.is_(f.is_active))
@@ -34,7 +34,7 @@ def select_users(f: UserFilter) -> Select[tuple[User]]:
     return stmt
 
 
-def select_roles() -> Select[tuple[Role]]:
+def select_roles() -> Select[Role]:
     return select(Role)
 
 
@@ -63,7 +63,7 @@ async def count_users_by_role(session: AsyncSession, role_ids: Sequence[int]) ->
     rows = await session.execute(
         select(User.role_id, func.count()).where(User.role_id.in_(role_ids)).group_by(User.role_id)
     )
-    return {int(role_id): int(n) for role_id, n in rows.all()}
+    return {int(role_id): int(n) for role_id, n in rows.all() if role_id is not None}
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -114,7 +114,7 @@ async def lock_throttle(session: AsyncSession, kind: str, key: str, now: datetim
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert_fn(LoginThrottle.__table__)
+        insert_fn(LoginThrottle)
         .values(kind=kind, key=key, failures=0, window_started_at=now)
         .on_conflict_do_nothing(index_elements=["kind", "key"])
     )
@@ -133,7 +133,7 @@ async def find_locked_until(session: AsyncSession, keys: Sequence[tuple[str, str
     stmt = select(LoginThrottle.kind, LoginThrottle.key, LoginThrottle.locked_until).where(
         or_(*conditions), LoginThrottle.locked_until.is_not(None)
     )
-    return {(kind, key): until for kind, key, until in (await session.execute(stmt)).all()}
+    return {(kind, key): until for kind, key, until in (await session.execute(stmt)).all() if until is not None}
 
 
 async def prune_throttles(session: AsyncSession, *, stale_before: datetime, now: datetime, batch: int = 500) -> None:
@@ -147,7 +147,11 @@ async def prune_throttles(session: AsyncSession, *, stale_before: datetime, now:
         .limit(batch)
         .with_for_update(skip_locked=True)
     )
-    await session.execute(delete(LoginThrottle.__table__).where(LoginThrottle.id.in_(stale.scalar_subquery())))
+    await session.execute(
+        delete(LoginThrottle)
+        .where(LoginThrottle.id.in_(stale.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def find_user_by_username_ci(session: AsyncSession, username: str) -> User | None:
@@ -158,7 +162,8 @@ async def find_user_by_username_ci(session: AsyncSession, username: str) -> User
 
 async def reset_throttle(session: AsyncSession, kind: str, key: str) -> None:
     await session.execute(
-        update(LoginThrottle.__table__)
+        update(LoginThrottle)
         .where(LoginThrottle.kind == kind, LoginThrottle.key == key)
         .values(failures=0, locked_until=None)
+        .execution_options(synchronize_session=False)
     )
