@@ -40,6 +40,7 @@ lint: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/lint-imports --no-cache
+	.venv/bin/mypy
 
 test: setup lint  ## the whole suite, every database test on SQLite and PostgreSQL
 	$(PY) -m pytest

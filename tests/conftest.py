@@ -23,6 +23,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from depotflow import wiring
 from depotflow.core import migrate
 from depotflow.core.context import ChangeContext
 from depotflow.core.db import Database
@@ -173,6 +174,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 @pytest.fixture
 async def database(db_url: str) -> AsyncIterator[Database]:
+    wiring.configure()  # the audit hooks, also for tests that build no app
     db = Database(db_url)
     yield db
     await db.dispose()

@@ -47,6 +47,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     problems.install(app)
     native.include_routers(app)
 
+    # Outermost first: request id and security headers on everything (CORS preflights included),
+    # then CORS, so that a 413 from the body limit still carries the headers an allowed origin needs.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http.max_body_bytes)
     if settings.http.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -55,6 +58,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-Change-Reason"],
             expose_headers=["X-Request-ID"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -74,6 +74,7 @@ async def test_every_guarded_route_answers_401_without_a_token(client: httpx.Asy
         assert response.status_code == 401, f"{method} {path}: {response.status_code}"
         assert response.json()["code"] == "auth.not_authenticated"
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == 'Bearer realm="depotflow"'
         checked += 1
 
     assert checked >= 19

@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import DBAPIError
 
 from depotflow.core import migrate
 from depotflow.core.db import Database
@@ -96,3 +97,18 @@ async def test_fresh_database_has_the_seeded_roles_and_an_empty_chain(empty_url:
 def test_migrations_ship_inside_the_package() -> None:
     assert (migrate.MIGRATIONS / "env.py").is_file()
     assert migrate.MIGRATIONS.parent.name == "depotflow"
+
+
+async def test_the_chain_head_only_moves_forward(database: Database) -> None:
+    async with database.engine.connect() as conn:
+        for statement in (
+            "UPDATE audit_head SET seq = seq - 1",
+            "UPDATE audit_head SET seq = seq, hash = 'x'",
+            "DELETE FROM audit_head",
+        ):
+            with pytest.raises(DBAPIError, match="audit_head only moves forward"):
+                await conn.execute(text(statement))
+            await conn.rollback()
+        head = (await conn.execute(text("SELECT id, seq, hash FROM audit_head"))).all()
+
+    assert [tuple(row) for row in head] == [(1, 0, "0" * 64)]

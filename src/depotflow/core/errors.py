@@ -107,6 +107,10 @@ class InvalidSort(ValidationFailed):
     code = "listing.invalid_sort"
 
 
+class InvalidLimit(ValidationFailed):
+    code = "listing.invalid_limit"
+
+
 class InvalidFilter(ValidationFailed):
     code = "listing.invalid_filter"
 

@@ -6,12 +6,16 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from depotflow.core.errors import FieldError, InvalidSort
 
 T = TypeVar("T")
 
 MAX_SEARCH_LENGTH = 200
+
+# What repositories list as sortable, searchable or primary key: a column or a mapped attribute.
+ColumnLike = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,7 @@ def parse_sort(raw: str | None, allowed: Collection[str], *, strict: bool) -> li
     return fields
 
 
-def apply_search(stmt: Select[Any], term: str | None, searchable: Sequence[ColumnElement[Any]]) -> Select[Any]:
+def apply_search(stmt: Select[Any], term: str | None, searchable: Sequence[ColumnLike]) -> Select[Any]:
     """Case-insensitive substring search over `searchable`, with LIKE wildcards escaped."""
     if not term or not searchable:
         return stmt
@@ -75,11 +79,12 @@ def apply_search(stmt: Select[Any], term: str | None, searchable: Sequence[Colum
 def apply_sort(
     stmt: Select[Any],
     sort: Sequence[SortField],
-    sortable: Mapping[str, ColumnElement[Any]],
-    pk: ColumnElement[Any],
+    sortable: Mapping[str, ColumnLike],
+    pk: ColumnLike,
 ) -> Select[Any]:
     """Order by the requested fields and always by the primary key last, so pages are stable."""
-    clauses = [sortable[f.name].desc() if f.descending else sortable[f.name].asc() for f in sort]
+    # Empty values sort last in both directions, on both databases (their defaults differ).
+    clauses = [(sortable[f.name].desc() if f.descending else sortable[f.name].asc()).nulls_last() for f in sort]
     last_descending = sort[-1].descending if sort else False
     clauses.append(pk.desc() if last_descending else pk.asc())
     return stmt.order_by(None).order_by(*clauses)
@@ -93,16 +98,16 @@ async def count(session: AsyncSession, stmt: Select[Any]) -> int:
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[tuple[T]],
+    stmt: Select[T],
     page: PageRequest,
     *,
     sort: str | Sequence[SortField] | None,
-    sortable: Mapping[str, ColumnElement[Any]],
-    pk: ColumnElement[Any],
+    sortable: Mapping[str, ColumnLike],
+    pk: ColumnLike,
     default_sort: Sequence[SortField] = (),
     strict_sort: bool = True,
     search: str | None = None,
-    searchable: Sequence[ColumnElement[Any]] = (),
+    searchable: Sequence[ColumnLike] = (),
 ) -> Page[T]:
     """Search, count, sort and slice `stmt`; two queries whatever the page size.
 

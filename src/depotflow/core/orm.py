@@ -49,12 +49,14 @@ class Quantity(TypeDecorator[Decimal]):
     """Exact decimals: NUMERIC(24, 6) on PostgreSQL, an integer of millionths on SQLite.
 
     SQLite's NUMERIC affinity stores REAL and loses digits; a scaled integer keeps the value exact,
-    sorts and sums correctly in SQL.
+    sorts and sums correctly in SQL. That integer is 64-bit, so both databases accept the same
+    range: at most 6 decimal places and an absolute value of at most `MAX` (about 9.2 trillion).
     """
 
     impl = Numeric(24, 6)
     cache_ok = True
     SCALE = 6
+    MAX = Decimal(2**63 - 1).scaleb(-6)
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
@@ -65,6 +67,10 @@ class Quantity(TypeDecorator[Decimal]):
         if value is None:
             return None
         value = Decimal(value)
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite number")
+        if abs(value) > self.MAX:
+            raise ValueError(f"{value} is out of range (at most {self.MAX} in absolute value)")
         quantized = value.quantize(Decimal(1).scaleb(-self.SCALE))
         if quantized != value:
             raise ValueError(f"{value} has more than {self.SCALE} decimal places")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.context import ChangeContext, request_id_var, set_change_context
 from depotflow.core.db import Database
-from depotflow.core.errors import DepotflowError, FieldError, PasswordChangeRequired, PermissionDenied, ValidationFailed
+from depotflow.core.errors import DepotflowError, FieldError, InvalidLimit, PasswordChangeRequired, PermissionDenied
 from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import Actor
 from depotflow.core.settings import Settings
@@ -43,6 +43,9 @@ def request_actor(request: Request) -> Actor:
 
 def change_context(request: Request, actor: Actor) -> ChangeContext:
     reason = request.headers.get(REASON_HEADER)
+    if reason:
+        # HTTP headers arrive as Latin-1; clients send UTF-8 ("preț" must not be stored garbled).
+        reason = reason.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
     return ChangeContext(
         actor=actor,
         ip_address=client_ip(request),
@@ -149,7 +152,7 @@ async def list_params(
     """Native list parameters; a limit above the configured maximum is refused."""
     listing = request.app.state.settings.listing
     if limit is not None and limit > listing.max_limit:
-        raise ValidationFailed(
+        raise InvalidLimit(
             f"limit must be at most {listing.max_limit}.",
             fields=[FieldError(("query", "limit"), "less_than_equal", f"must be <= {listing.max_limit}")],
         )

@@ -13,7 +13,7 @@ from depotflow.web.problems import problem
 access_log = logging.getLogger("depotflow.access")
 error_log = logging.getLogger("depotflow.errors")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -26,6 +26,21 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
         b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     ),
 ]
+
+# FastAPI's Swagger UI pages load their bundle and stylesheet from jsDelivr and start it with an
+# inline script; under the API's policy a browser shows a blank page. These pages hold no user data.
+DOCS_PATHS = frozenset({"/api/docs", "/docs/oauth2-redirect"})
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+def _security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    if path not in DOCS_PATHS:
+        return SECURITY_HEADERS
+    return [(k, DOCS_CSP if k == b"content-security-policy" else v) for k, v in SECURITY_HEADERS]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -47,7 +62,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # fullmatch: `$` would let a trailing newline through into logs and the audit trail.
+        request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -61,7 +77,7 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                headers.extend(h for h in _security_headers(scope.get("path", "")) if h[0] not in present)
                 if b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

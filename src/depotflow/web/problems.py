@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from depotflow.core.context import request_id_var
 from depotflow.core.errors import DepotflowError, FieldError
@@ -30,6 +31,10 @@ HTTP_CODES = {
 }
 
 
+# RFC 9110 names where Python's HTTPStatus still uses the older ones.
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
 def problem(
     status: int,
     code: str,
@@ -40,9 +45,12 @@ def problem(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    if status == 401:
+        # RFC 9110 §15.5.2: a 401 names the scheme to authenticate with.
+        headers = {"WWW-Authenticate": 'Bearer realm="depotflow"', **(headers or {})}
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
+        "title": title or TITLES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "code": code,
         "detail": detail,
@@ -90,13 +98,31 @@ async def handle_validation_error(_request: Request, exc: Exception) -> JSONResp
     return problem(422, "request.validation_failed", "The request is not valid.", errors=errors)
 
 
-async def handle_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 400 and "parsing the body" in detail:
         code, detail = "request.malformed_body", "The request body could not be parsed."
-    return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return problem(exc.status_code, code, detail, headers=headers or None)
 
 
 def install(app: FastAPI) -> None:

@@ -2,23 +2,27 @@
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from depotflow.core.listing import ColumnLike
 from depotflow.domains.audit.models import AuditEntry, AuditHead
 
 HEAD_ID = 1
 
-SORTABLE: dict[str, ColumnElement[Any]] = {
+_ENTRY = cast(Table, AuditEntry.__table__)
+_HEAD = cast(Table, AuditHead.__table__)
+
+SORTABLE: dict[str, ColumnLike] = {
     "occurred_at": AuditEntry.occurred_at,
     "seq": AuditEntry.seq,
     "action": AuditEntry.action,
     "actor_username": AuditEntry.actor_username,
 }
-SEARCHABLE: Sequence[ColumnElement[Any]] = (AuditEntry.action, AuditEntry.actor_username, AuditEntry.entity_type)
+SEARCHABLE: Sequence[ColumnLike] = (AuditEntry.action, AuditEntry.actor_username, AuditEntry.entity_type)
 
 
 def select_entries(
@@ -30,7 +34,7 @@ def select_entries(
     since: datetime | None = None,
     until: datetime | None = None,
     request_id: str | None = None,
-) -> Select[tuple[AuditEntry]]:
+) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
     if action is not None:
         stmt = stmt.where(AuditEntry.action == action)
@@ -65,8 +69,8 @@ def lock_head_sync(session: Session) -> tuple[int, str]:
 
 def append_sync(session: Session, rows: list[dict[str, Any]], *, seq: int, digest: str) -> None:
     conn = session.connection()
-    conn.execute(insert(AuditEntry.__table__), rows)
-    conn.execute(update(AuditHead.__table__).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=digest))
+    conn.execute(insert(_ENTRY), rows)
+    conn.execute(update(_HEAD).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=digest))
 
 
 async def find_head(session: AsyncSession) -> tuple[int, str]:

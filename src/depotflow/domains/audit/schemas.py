@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 
 class AuditEntryRead(BaseModel):
@@ -32,12 +32,16 @@ class AuditFilter(BaseModel):
     username: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    # Times without a zone are ambiguous (and the trail stores aware UTC): refused with 422.
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
     request_id: str | None = None
 
 
 class VerifyProblem(BaseModel):
+    """The first problem found. `seq` is the first missing number for `missing`, else the entry's own;
+    `entry_id` is the row where the walk stopped (None when only the head disagrees)."""
+
     entry_id: int | None
     seq: int | None
     problem: Literal["altered", "missing", "out_of_order", "broken_link", "head_mismatch"]

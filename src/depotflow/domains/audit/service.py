@@ -4,9 +4,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Table, and_, event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import NO_VALUE, Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
 from depotflow.core.clock import utcnow
@@ -21,12 +21,16 @@ from depotflow.domains.audit.schemas import AuditFilter, VerifyProblem, VerifyRe
 
 _installed = False
 
+# Values before the flush that the session had not loaded, read by `_before_flush`: {(class, pk): {key: value}}.
+_PRIOR_KEY = "depotflow.audit.prior"
+
 
 def install() -> None:
     """Audit every ORM flush of every session in this process (idempotent)."""
     global _installed
     if _installed:
         return
+    event.listen(Session, "before_flush", _before_flush)
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "do_orm_execute", _refuse_bulk_writes)
     _installed = True
@@ -47,25 +51,85 @@ def _column_keys(obj: Base) -> list[str]:
 
 
 def _display(obj: Base, key: str, value: Any) -> Any:
-    redact = getattr(type(obj), "__audit_redact__", frozenset())
+    redact: frozenset[str] = getattr(type(obj), "__audit_redact__", frozenset())
     if key in redact and value is not None:
         return chain.REDACTED
     return chain.to_jsonable(value)
 
 
-def _snapshot(obj: Base) -> dict[str, Any]:
+def _prior_key(obj: Base) -> tuple[type, tuple[Any, ...]]:
+    return type(obj), tuple(inspect(type(obj)).primary_key_from_instance(obj))
+
+
+def _unloaded_keys(obj: Base, *, deleting: bool) -> list[str]:
+    """Columns whose value before this flush the session does not know (expired or never loaded)."""
     state = inspect(obj)
-    return {key: _display(obj, key, state.dict.get(key)) for key in _column_keys(obj)}
+    if deleting:
+        return [key for key in _column_keys(obj) if key not in state.dict]
+    return [key for key in _column_keys(obj) if state.committed_state.get(key, None) is NO_VALUE]
 
 
-def _changes_of(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
+def _has_audited_changes(session: Session) -> bool:
+    return (
+        any(_auditable(obj) for obj in session.new)
+        or any(_auditable(obj) for obj in session.deleted)
+        or any(_auditable(obj) and session.is_modified(obj, include_collections=False) for obj in session.dirty)
+    )
+
+
+def _before_flush(session: Session, _flush_context: UOWTransaction, _instances: object) -> None:
+    if not _has_audited_changes(session):
+        return
+    if get_change_context(session) is None:
+        raise UnattributedChange("A change was flushed without a change context (who, where from, why).")
+    # Take the chain head before the flush writes (and locks) any row: a writer waiting for the head
+    # then holds no row another writer needs, so concurrent flushes queue instead of deadlocking.
+    audit_repo.lock_head_sync(session)
+    # A changed attribute that was not loaded has no "before" in its history; read it now, while
+    # the row still holds it, so the trail never records a made-up null.
+    prior: dict[tuple[type, tuple[Any, ...]], dict[str, Any]] = {}
+    for deleting, objects in ((False, session.dirty), (True, session.deleted)):
+        for obj in list(objects):
+            if not _auditable(obj) or inspect(obj).key is None:
+                continue
+            keys = _unloaded_keys(obj, deleting=deleting)
+            if keys:
+                values = _load_columns(session, obj, keys)
+                if values is not None:
+                    prior[_prior_key(obj)] = values
+    session.info[_PRIOR_KEY] = prior
+
+
+def _load_columns(session: Session, obj: Base, keys: list[str]) -> dict[str, Any] | None:
+    mapper = inspect(type(obj))
+    columns = [mapper.get_property(key).columns[0] for key in keys]
+    key = inspect(obj).key
+    assert key is not None  # only persistent objects reach here
+    identity = key[1]
+    where = and_(*(col == value for col, value in zip(mapper.primary_key, identity, strict=True)))
+    row = session.connection().execute(select(*columns).where(where)).one_or_none()
+    return None if row is None else dict(zip(keys, row, strict=True))
+
+
+def _prior(session: Session, obj: Base) -> dict[str, Any]:
+    prior: dict[tuple[type, tuple[Any, ...]], dict[str, Any]] = session.info.get(_PRIOR_KEY, {})
+    return prior.get(_prior_key(obj), {})
+
+
+def _snapshot(obj: Base, prior: dict[str, Any] | None = None) -> dict[str, Any]:
+    state = inspect(obj)
+    prior = prior or {}
+    return {key: _display(obj, key, state.dict.get(key, prior.get(key))) for key in _column_keys(obj)}
+
+
+def _changes_of(obj: Base, prior: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for key in _column_keys(obj):
         history = get_history(obj, key)
         if not history.has_changes():
             continue
-        old = history.deleted[0] if history.deleted else None
+        old = history.deleted[0] if history.deleted else prior.get(key)
         new = history.added[0] if history.added else None
         if old == new:
             continue
@@ -81,26 +145,35 @@ def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
             entries.append(_entry_for(obj, "create", {"after": _snapshot(obj)}))
     for obj in list(session.dirty):
         if _auditable(obj) and session.is_modified(obj, include_collections=False):
-            before, after = _changes_of(obj)
+            before, after = _changes_of(obj, _prior(session, obj))
             if after:
                 entries.append(_entry_for(obj, "update", {"before": before, "after": after}))
     for obj in list(session.deleted):
         if _auditable(obj):
-            entries.append(_entry_for(obj, "delete", {"before": _snapshot(obj)}))
+            entries.append(_entry_for(obj, "delete", {"before": _snapshot(obj, _prior(session, obj))}))
+    session.info.pop(_PRIOR_KEY, None)
     if entries:
         _append(session, entries)
 
 
+def _mapper_of_table(table: object) -> Mapper[Any] | None:
+    if not isinstance(table, Table):
+        return None
+    for mapper in Base.registry.mappers:
+        if table in mapper.tables:
+            return mapper
+    return None
+
+
 def _refuse_bulk_writes(orm_execute_state: Any) -> None:
-    # ORM-enabled bulk UPDATE/DELETE skips the flush and would escape the trail.
-    mapper = orm_execute_state.bind_mapper
-    if (
-        (orm_execute_state.is_update or orm_execute_state.is_delete)
-        and mapper is not None
-        and getattr(mapper.class_, "__audit__", True)
-    ):
+    # Bulk INSERT/UPDATE/DELETE through the session skips the flush and would escape the trail,
+    # whether written against the mapped class or against its Table.
+    if not (orm_execute_state.is_insert or orm_execute_state.is_update or orm_execute_state.is_delete):
+        return
+    mapper = orm_execute_state.bind_mapper or _mapper_of_table(getattr(orm_execute_state.statement, "table", None))
+    if mapper is not None and getattr(mapper.class_, "__audit__", True):
         raise UnattributedChange(
-            "Bulk UPDATE/DELETE on audited tables is not allowed; change objects through the session."
+            "Bulk INSERT/UPDATE/DELETE on audited tables is not allowed; change objects through the session."
         )
 
 
@@ -150,6 +223,16 @@ def _row(context: ChangeContext, entry: Mapping[str, Any], *, seq: int, prev: st
         "reason": context.reason,
         "prev_hash": prev,
     }
+
+
+async def lock_chain(session: AsyncSession, /) -> None:
+    """Take the audit chain's head lock now rather than at the first audited flush.
+
+    Every audited flush takes the head before it writes. A use case that reads rows it will change
+    (and might lock them) calls this first: it then runs serialised with every other audited writer,
+    sees their committed work, and cannot deadlock with them (head first, rows after, everywhere).
+    """
+    await session.run_sync(audit_repo.lock_head_sync)
 
 
 async def record(
@@ -205,7 +288,13 @@ def entry_as_dict(entry: AuditEntry) -> dict[str, Any]:
 
 
 async def verify(session: AsyncSession, /) -> VerifyReport:
-    """Walk the whole chain and report the first entry that was altered, removed or reordered."""
+    """Walk the whole chain and report the first entry that was altered, removed or reordered.
+
+    The head and the entries are read in one snapshot, so writers committing meanwhile are not
+    mistaken for tampering (SQLite read transactions are snapshots already).
+    """
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     head_seq, head_hash = await audit_repo.find_head(session)
     expected_seq, prev = 1, GENESIS_HASH
     checked = 0
@@ -215,9 +304,10 @@ async def verify(session: AsyncSession, /) -> VerifyReport:
         problem: VerifyProblem | None = None
         if entry.seq != expected_seq:
             kind = "missing" if entry.seq > expected_seq else "out_of_order"
+            # `seq` names what is wrong: the first missing number, or the entry out of order.
             problem = VerifyProblem(
                 entry_id=entry.id,
-                seq=entry.seq,
+                seq=expected_seq if kind == "missing" else entry.seq,
                 problem=kind,
                 message=f"expected entry #{expected_seq}, found #{entry.seq}"
                 + (" (entries were removed)" if kind == "missing" else " (entry inserted out of order)"),

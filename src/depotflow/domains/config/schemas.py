@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, StringConstraints
+from pydantic import BaseModel, BeforeValidator, EmailStr, StringConstraints
 
 from depotflow.core.schemas import InputSchema
 
@@ -17,7 +17,14 @@ LogoUrl = Annotated[
         pattern=r"^(/[^\s]*|https://[^\s]+|data:image/(png|svg\+xml|jpeg);base64,[A-Za-z0-9+/=]+)$",
     ),
 ]
-Country = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+# ISO 3166-1 alpha-2, any case. (StringConstraints checks `pattern` before `to_upper`, so "ro" would fail.)
+Country = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{2}$")]
 Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^https?://[^\s]+$")]
 
 BRANDING_KEYS = ("company_name", "company_logo")

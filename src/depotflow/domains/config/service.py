@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.security import Actor
+from depotflow.domains.audit import service as audit_service
 from depotflow.domains.config import repository as config_repo
 from depotflow.domains.config.models import ConfigEntry
 from depotflow.domains.config.schemas import BRANDING_KEYS, DEFAULTS, Branding, ConfigRead, ConfigUpdate
@@ -30,6 +31,11 @@ async def update_config(session: AsyncSession, actor: Actor, /, *, data: ConfigU
     changes = data.model_dump(exclude_unset=True, mode="json")
     if changes.get("company_name", "") is None:
         changes["company_name"] = DEFAULTS["company_name"]
+    if not changes:
+        return await get_config(session)
+    # Queue behind other writers before reading: concurrent saves then neither insert the same key
+    # twice nor record a stale "before" in the trail.
+    await audit_service.lock_chain(session)
     entries = await config_repo.find_entries(session, list(changes))
     for key, value in changes.items():
         entry = entries.get(key)

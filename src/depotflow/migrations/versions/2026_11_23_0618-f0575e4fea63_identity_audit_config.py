@@ -227,6 +227,15 @@ def _append_only_triggers() -> None:
             "CREATE TRIGGER audit_entry_no_truncate BEFORE TRUNCATE ON audit_entry "
             "FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_append_only()"
         )
+        op.execute(
+            "CREATE FUNCTION audit_head_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF TG_OP = 'DELETE' OR NEW.id <> OLD.id OR NEW.seq <= OLD.seq THEN "
+            "RAISE EXCEPTION 'audit_head only moves forward'; END IF; RETURN NEW; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_head_forward BEFORE UPDATE OR DELETE ON audit_head "
+            "FOR EACH ROW EXECUTE FUNCTION audit_head_forward_only()"
+        )
     else:
         op.execute(
             "CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry "
@@ -236,14 +245,27 @@ def _append_only_triggers() -> None:
             "CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry "
             "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END"
         )
+        op.execute(
+            "CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head "
+            "WHEN NEW.id <> OLD.id OR NEW.seq <= OLD.seq "
+            "BEGIN SELECT RAISE(ABORT, 'audit_head only moves forward'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head "
+            "BEGIN SELECT RAISE(ABORT, 'audit_head only moves forward'); END"
+        )
 
 
 def _drop_triggers() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_head_forward ON audit_head")
+        op.execute("DROP FUNCTION IF EXISTS audit_head_forward_only()")
         op.execute("DROP TRIGGER IF EXISTS audit_entry_no_truncate ON audit_entry")
         op.execute("DROP TRIGGER IF EXISTS audit_entry_no_change ON audit_entry")
         op.execute("DROP FUNCTION IF EXISTS audit_entry_append_only()")
     else:
+        op.execute("DROP TRIGGER IF EXISTS audit_head_forward")
+        op.execute("DROP TRIGGER IF EXISTS audit_head_no_delete")
         op.execute("DROP TRIGGER IF EXISTS audit_entry_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_entry_no_delete")
 
