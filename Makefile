@@ -45,7 +45,8 @@ lint: setup
 test: setup lint  ## the whole suite, every database test on SQLite and PostgreSQL
 	$(PY) -m pytest
 
-bench: setup  ## load benchmark: authenticated route vs hello-world baseline
+bench: setup  ## load benchmark: authenticated route vs hello-world baseline (needs wrk)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/auth_vs_baseline.py
 
 clean:

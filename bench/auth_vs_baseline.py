@@ -72,6 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--token-cache-seconds", type=float, default=None, help="override the token cache (0 = off)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -79,6 +80,8 @@ def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="depotflow-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPOTFLOW_")}
     env.update(DEPOTFLOW_DATA_DIR=str(data_dir), DEPOTFLOW_LOG_LEVEL="WARNING")
+    if args.token_cache_seconds is not None:
+        env["DEPOTFLOW_SECURITY__TOKEN_CACHE_SECONDS"] = str(args.token_cache_seconds)
     if os.environ.get("DEPOTFLOW_BENCH_DATABASE_URL"):
         env["DEPOTFLOW_DATABASE_URL"] = os.environ["DEPOTFLOW_BENCH_DATABASE_URL"]
     subprocess.run([*DEPOTFLOW, "migrate"], env=env, check=True, capture_output=True)
