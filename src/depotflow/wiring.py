@@ -1,28 +1,53 @@
 """The only place cross-domain hooks are registered: audit listeners, the authenticator."""
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow import db_registry
 from depotflow.core.security import Actor
 from depotflow.core.settings import Settings
+from depotflow.domains.approval import permissions as approval_permissions
+from depotflow.domains.approval import service as approval_service
+from depotflow.domains.approval.schemas import ObjectDescription
 from depotflow.domains.audit import permissions as audit_permissions
 from depotflow.domains.audit import service as audit_service
 from depotflow.domains.config import permissions as config_permissions
 from depotflow.domains.identity import permissions as identity_permissions
 from depotflow.domains.identity import service as identity_service
+from depotflow.domains.identity.errors import RoleNotFound
 
 # Every permission slug the code knows, with its description; migrations seed the same catalogue.
 PERMISSION_CATALOGUE: dict[str, str] = {
     **identity_permissions.CATALOGUE,
     **audit_permissions.CATALOGUE,
     **config_permissions.CATALOGUE,
+    **approval_permissions.CATALOGUE,
 }
 
 
+async def describe_role(session: AsyncSession, role_id: int) -> ObjectDescription | None:
+    """A role as an approvable object: changing who may do what is itself approved (Annex 11 §12)."""
+    try:
+        role = await identity_service.get_role(session, role_id)
+    except RoleNotFound:
+        return None
+    return ObjectDescription(
+        title=f"Role {role.name}",
+        link=f"/api/roles/{role.id}",
+        content={
+            "name": role.name,
+            "slug": role.slug,
+            "description": role.description,
+            "permissions": sorted(role.permissions),
+        },
+    )
+
+
 def configure() -> None:
-    """Install process-wide hooks (idempotent): every flush is audited."""
+    """Install process-wide hooks (idempotent): every flush is audited; approvable object types."""
     assert db_registry.metadata is not None
     audit_service.install()
+    approval_service.register_object_type("identity.role", approval_service.ObjectType(describe=describe_role))
 
 
 def make_authenticator(settings: Settings):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 
+from depotflow.core.canonical import canonical_json
 from depotflow.core.db import Database
 from depotflow.domains.audit import chain
 from depotflow.domains.audit import service as audit_service
@@ -87,8 +88,8 @@ async def test_the_chain_links_every_entry_to_the_one_before(client: httpx.Async
     assert [e["prev_hash"] for e in trail[1:]] == [e["hash"] for e in trail[:-1]]
     for e in trail:
         fields = {name: e[name] for name in chain.HASHED_FIELDS}
-        fields["changes"] = chain.canonical_json(e["changes"])
-        fields["details"] = chain.canonical_json(e["details"])
+        fields["changes"] = canonical_json(e["changes"])
+        fields["details"] = canonical_json(e["details"])
         assert chain.entry_hash(fields) == e["hash"]
     assert await head(database) == (count, trail[-1]["hash"])
 
@@ -133,8 +134,8 @@ async def test_an_altered_entry_with_a_recomputed_hash_breaks_the_next_link(
     target = 3
     [entry] = await entries(database, seq=target)
     fields = {name: entry[name] for name in chain.HASHED_FIELDS}
-    fields["changes"] = chain.canonical_json(entry["changes"])
-    fields["details"] = chain.canonical_json(entry["details"])
+    fields["changes"] = canonical_json(entry["changes"])
+    fields["details"] = canonical_json(entry["details"])
     fields["actor_username"] = "mallory"
 
     async with tampering(database) as conn:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import NO_VALUE, Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
+from depotflow.core.canonical import canonical_json, to_jsonable
 from depotflow.core.clock import utcnow
 from depotflow.core.context import ChangeContext, get_change_context
 from depotflow.core.listing import Page, PageRequest, SortField, paginate
@@ -54,7 +55,7 @@ def _display(obj: Base, key: str, value: Any) -> Any:
     redact: frozenset[str] = getattr(type(obj), "__audit_redact__", frozenset())
     if key in redact and value is not None:
         return chain.REDACTED
-    return chain.to_jsonable(value)
+    return to_jsonable(value)
 
 
 def _prior_key(obj: Base) -> tuple[type, tuple[Any, ...]]:
@@ -215,8 +216,8 @@ def _row(context: ChangeContext, entry: Mapping[str, Any], *, seq: int, prev: st
         "action": entry["action"],
         "entity_type": entry.get("entity_type"),
         "entity_id": entry.get("entity_id"),
-        "changes": chain.canonical_json(entry.get("changes") or {}),
-        "details": chain.canonical_json(entry.get("details") or {}),
+        "changes": canonical_json(entry.get("changes") or {}),
+        "details": canonical_json(entry.get("details") or {}),
         "ip_address": context.ip_address,
         "user_agent": (context.user_agent or None) and context.user_agent[:512],
         "request_id": context.request_id,

@@ -100,3 +100,10 @@ class SystemRole(Conflict):
 class WrongCurrentPassword(ValidationFailed):
     code = "identity.wrong_current_password"
     commit_before_raise = True  # the failed attempt is audited
+
+
+class PasswordRejected(ValidationFailed):
+    """A re-entered password (to sign) is wrong; counted toward the login lockout."""
+
+    code = "identity.password_rejected"
+    commit_before_raise = True

@@ -6,6 +6,7 @@ from depotflow.domains.identity.service.login import (
     change_own_password,
     check_login,
     complete_login,
+    confirm_password,
     logout,
     refresh_staff_status,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "check_password_policy",
     "clear_token_cache",
     "complete_login",
+    "confirm_password",
     "create_role",
     "create_user",
     "dashboard_shortcuts",

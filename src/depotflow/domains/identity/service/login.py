@@ -28,6 +28,7 @@ from depotflow.domains.identity.errors import (
     InvalidCredentials,
     InvalidToken,
     LoginLocked,
+    PasswordRejected,
     WrongCurrentPassword,
 )
 from depotflow.domains.identity.models import ApiToken, User
@@ -157,7 +158,12 @@ async def _locked_error(
 
 
 async def _fail(
-    session: AsyncSession, security: SecuritySettings, check: LoginCheck, now: datetime
+    session: AsyncSession,
+    security: SecuritySettings,
+    check: LoginCheck,
+    now: datetime,
+    *,
+    action: str = "auth.login_failed",
 ) -> InvalidCredentials | LoginLocked:
     """Count a failed attempt for every key, audit it, and build the error to raise."""
     window = timedelta(seconds=security.login_window_seconds)
@@ -184,7 +190,7 @@ async def _fail(
     await session.flush()
     await audit_service.record(
         session,
-        action="auth.login_failed",
+        action=action,
         entity_type="identity_user" if check.user_id is not None else None,
         entity_id=check.user_id,
         details={"username": check.username, "reason": check.reason, "locked": locked_until is not None},
@@ -269,6 +275,43 @@ async def complete_login(
         details={"identity_server": identity.mode, "token_id": api_token.id, "is_staff": is_admin_user(user)},
     )
     return LoginResult(token=raw, expires_at=api_token.expires_at, user=user)
+
+
+async def confirm_password(
+    session: AsyncSession, actor: Actor, /, check: LoginCheck, *, security: SecuritySettings, purpose: str
+) -> None:
+    """Second phase of a password re-entry (an electronic signature): the check must be the actor's.
+
+    A wrong password counts toward the login lockout and is audited as `auth.reauthentication_failed`
+    (committed although the request fails).
+
+    Raises: PasswordRejected, LoginLocked, IdentityServerUnavailable.
+    """
+    now = utcnow()
+    mine = check.username == actor.username
+    if check.outcome == "locked":
+        assert check.locked_until is not None
+        raise await _locked_error(
+            session, check, check.locked_until, now, user_id=actor.user_id, refused=check.locked_kind
+        )
+    if check.outcome == "upstream_error":
+        await audit_service.record(
+            session, action="auth.login_error", details={"username": check.username, "error": check.reason}
+        )
+        raise IdentityServerUnavailable("The identity server (InvenTree) cannot be reached.")
+    if check.outcome == "ok" and mine and (check.user_id in (None, actor.user_id)):
+        await identity_repo.reset_throttle(session, "user", check.keys[0][1])
+        return
+    failed = replace(check, outcome="failed", reason=check.reason or "bad_password", user_id=actor.user_id)
+    error = await _fail(session, security, failed, now, action="auth.reauthentication_failed")
+    if isinstance(error, LoginLocked):
+        raise error
+    rejected = PasswordRejected(
+        f"The password is not correct; {purpose} was not recorded.",
+        fields=[FieldError(("body", "password"), "password_rejected", "is not your current password")],
+    )
+    rejected.delay_seconds = error.delay_seconds
+    raise rejected
 
 
 def _actor_of(user: User) -> Actor:

@@ -1,0 +1,1 @@
+"""Approval flows with electronic signatures, generic over the object types other domains register."""
