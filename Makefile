@@ -37,8 +37,8 @@ run: setup  ## migrate ./var/depotflow.db, create the first admin (printed once)
 	.venv/bin/depotflow serve --host $(HOST) --port $(PORT)
 
 lint: setup
-	.venv/bin/ruff check src tests bench
-	.venv/bin/ruff format --check src tests bench
+	.venv/bin/ruff check src tests bench docs
+	.venv/bin/ruff format --check src tests bench docs
 	.venv/bin/lint-imports --no-cache
 	.venv/bin/mypy
 

@@ -1,4 +1,4 @@
-"""The `depotflow` command: serve, migrate, create-user, openapi, audit verify."""
+"""The `depotflow` command: serve, migrate, create-user, openapi, audit verify, approvals verify."""
 
 import argparse
 import asyncio
@@ -14,6 +14,7 @@ from depotflow.core.errors import DepotflowError
 from depotflow.core.logging import configure_logging
 from depotflow.core.security import Actor
 from depotflow.core.settings import Settings, get_settings
+from depotflow.domains.approval import service as approval_service
 from depotflow.domains.audit import service as audit_service
 from depotflow.domains.identity import repository as identity_repo_for_cli
 from depotflow.domains.identity import service as identity_service
@@ -121,6 +122,39 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_audit_verify(settings))
 
 
+async def _approvals_verify(settings: Settings, flow_id: int | None) -> int:
+    wiring.configure()
+    db = Database(settings.resolved_database_url)
+    secret = settings.resolved_secret_key()
+    reports = []
+    try:
+        async with db.session(write=False) as session:
+            ids = [flow_id] if flow_id is not None else await approval_service.all_flow_ids(session)
+            for one in ids:
+                reports.append(await approval_service.verify_flow(session, flow_id=one, secret=secret))
+    except DepotflowError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
+    broken = [r for r in reports if not r.ok]
+    print(
+        json.dumps(
+            {
+                "ok": not broken,
+                "flows_checked": len(reports),
+                "broken": [r.model_dump(mode="json") for r in broken],
+            },
+            indent=2,
+        )
+    )
+    return 1 if broken else 0
+
+
+def cmd_approvals_verify(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_approvals_verify(settings, args.flow))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="depotflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 on the first broken entry")
     verify.set_defaults(func=cmd_audit_verify)
+
+    approvals = sub.add_parser("approvals", help="electronic signature tools")
+    approvals_sub = approvals.add_subparsers(dest="approvals_command", required=True)
+    approvals_verify = approvals_sub.add_parser(
+        "verify", help="recompute every signature's seal; exit 1 if any was altered"
+    )
+    approvals_verify.add_argument("--flow", type=int, default=None, help="only this flow")
+    approvals_verify.set_defaults(func=cmd_approvals_verify)
     return parser
 
 
