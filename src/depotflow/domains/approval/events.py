@@ -12,6 +12,7 @@ class FlowWaiting(Event):
     flow_id: int
     object_type: str
     object_id: int
+    slots: tuple[int, ...]
     user_ids: tuple[int, ...]
     role_ids: tuple[int, ...]
 

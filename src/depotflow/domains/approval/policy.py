@@ -117,6 +117,13 @@ def choose_slot(
 
     candidates.sort(key=rank)
     if sequential:
+        own = candidates[0]
+        if decision is Decision.APPROVE and own.kind is OfficerKind.USER and own.action is OfficerAction.MUST_SIGN:
+            # Only this signer can fill their own must_sign slot and each person signs once: approving
+            # through another slot now would leave that one unfillable for ever. They wait their turn.
+            if not _gate_open(officers, filled, own.slot):
+                raise NotYourTurn("This flow is signed in order; earlier officers have not signed yet.")
+            return own
         open_now = [o for o in candidates if _gate_open(officers, filled, o.slot)]
         if not open_now:
             raise NotYourTurn("This flow is signed in order; earlier officers have not signed yet.")

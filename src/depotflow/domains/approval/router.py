@@ -8,6 +8,7 @@ from depotflow.core.listing import PageRequest
 from depotflow.core.security import Actor
 from depotflow.domains.approval import permissions
 from depotflow.domains.approval import service as approval_service
+from depotflow.domains.approval.errors import UnknownObjectType
 from depotflow.domains.approval.schemas import (
     MAX_ID,
     FlowCreate,
@@ -120,7 +121,13 @@ async def list_pending(actor: Signer, session: SessionDep) -> ListEnvelope[FlowR
 async def get_flows_for_object(
     object_type: Annotated[str, Path(max_length=100)], object_id: PathId, actor: Viewer, session: SessionDep
 ) -> ListEnvelope[FlowRead]:
-    """Every flow (one per stage) of one object."""
+    """Every flow (one per stage) of one object.
+
+    Raises: UnknownObjectType (a mistyped type would otherwise look like an object without flows).
+    """
+    known = approval_service.registered_object_types()
+    if object_type not in known:
+        raise UnknownObjectType(f"'{object_type}' is not an approvable object type.", details={"known": known})
     page = await approval_service.list_flows(
         session,
         filters=FlowFilter(object_type=object_type, object_id=object_id),

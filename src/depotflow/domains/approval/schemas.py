@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from depotflow.core.schemas import InputSchema
-from depotflow.domains.approval.enums import Decision, OfficerAction, OfficerKind
+from depotflow.domains.approval.enums import Decision, FlowStatus, OfficerAction, OfficerKind
 
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(strict=True, gt=0, le=MAX_ID)]
@@ -99,6 +99,11 @@ class SignRequest(InputSchema):
     def _reason_for_rejection(self) -> "SignRequest":
         if self.decision is Decision.REJECT and not self.reason:
             raise ValueError("a rejection needs a reason")
+        # The meaning is what the signature says it stands for: a rejection "approved" (or the
+        # reverse) would be a record contradicting itself.
+        opposite = "approved" if self.decision is Decision.REJECT else "rejected"
+        if self.meaning == opposite:
+            raise ValueError(f"the meaning '{opposite}' contradicts the decision '{self.decision.value}'")
         return self
 
 
@@ -150,7 +155,8 @@ class FlowFilter(BaseModel):
     object_type: str | None = None
     object_id: int | None = Field(default=None, gt=0, le=MAX_ID)
     stage: str | None = None
-    status: str | None = None
+    # An enum, so that a mistyped status is refused (422) instead of silently matching nothing.
+    status: FlowStatus | None = None
 
 
 class SignatureCheck(BaseModel):

@@ -28,7 +28,11 @@ from depotflow.domains.approval.errors import (
     FlowExists,
     FlowNotFound,
     InvalidOfficers,
+    NoOpenSlot,
+    NotAnOfficer,
+    NotYourTurn,
     ObjectNotFound,
+    ReasonRequired,
     SignatureNotFound,
     TemplateInactive,
     TemplateMismatch,
@@ -52,6 +56,7 @@ from depotflow.domains.approval.schemas import (
     TemplateRead,
     TemplateUpdate,
 )
+from depotflow.domains.audit import service as audit_service
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.errors import RoleNotFound, UserNotFound
 
@@ -230,6 +235,8 @@ async def update_template(
 
     Raises: TemplateNotFound, InvalidOfficers.
     """
+    # Queue behind other writers before reading: the trail then records the true "before".
+    await audit_service.lock_chain(session)
     template = await get_template(session, template_id)
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
     min_signatures = changes.get("min_signatures", template.min_signatures)
@@ -248,6 +255,8 @@ async def retire_template(session: AsyncSession, actor: Actor, /, *, template_id
 
     Raises: TemplateNotFound.
     """
+    # Queue behind other writers (a flow being started from this template) before reading.
+    await audit_service.lock_chain(session)
     template = await get_template(session, template_id)
     if await approval_repo.template_in_use(session, template.id):
         template.is_active = False
@@ -345,9 +354,20 @@ async def list_waiting_for(session: AsyncSession, actor: Actor, /) -> list[Appro
         facts = _facts(signatures[flow.id])
         if any(s.user_id == actor.user_id for s in facts):
             continue
-        open_slots = policy.waiting_for(policy.officers_from(flow.officers), facts, sequential=flow.sequential)
-        if any(o.matches(actor.user_id, role_id) for o in open_slots):
-            waiting.append(flow)
+        # The slot `sign` would give them: an open slot they must not take (their own must_sign slot
+        # comes later in a sequential flow) is no invitation.
+        try:
+            policy.choose_slot(
+                policy.officers_from(flow.officers),
+                facts,
+                user_id=actor.user_id,
+                role_id=role_id,
+                decision=Decision.APPROVE,
+                sequential=flow.sequential,
+            )
+        except (NotAnOfficer, NoOpenSlot, NotYourTurn):
+            continue
+        waiting.append(flow)
     return waiting
 
 
@@ -366,6 +386,9 @@ async def start_flow(
 
     Raises: UnknownObjectType, ObjectNotFound, TemplateNotFound, TemplateInactive, TemplateMismatch, FlowExists.
     """
+    # Queue behind other writers before reading: a template retired meanwhile is then not found, and a
+    # flow started meanwhile is seen.
+    await audit_service.lock_chain(session)
     description = await _describe(session, object_type, object_id)
     if template_id is not None:
         template = await get_template(session, template_id)
@@ -412,6 +435,7 @@ async def _announce_waiting(session: AsyncSession, flow: ApprovalFlow, facts: Se
             flow_id=flow.id,
             object_type=flow.object_type,
             object_id=flow.object_id,
+            slots=tuple(o.slot for o in open_slots),
             user_ids=tuple(o.user_id for o in open_slots if o.user_id is not None),
             role_ids=tuple(o.role_id for o in open_slots if o.role_id is not None),
         ),
@@ -456,14 +480,27 @@ async def _apply_status(
         await _announce_waiting(session, flow, facts)
 
 
+async def _lock_flow(session: AsyncSession, flow_id: int) -> ApprovalFlow:
+    """The flow, locked until the transaction ends, taken after the audit chain's head.
+
+    Every audited writer takes the head before its rows, and owners cancel a flow after writing their
+    own objects: locking the flow first and the head at the flush would deadlock with them.
+
+    Raises: FlowNotFound.
+    """
+    await audit_service.lock_chain(session)
+    flow = await approval_repo.lock_flow(session, flow_id)
+    if flow is None:
+        raise FlowNotFound(f"Approval flow {flow_id} does not exist.", details={"flow_id": flow_id})
+    return flow
+
+
 async def cancel_flow(session: AsyncSession, actor: Actor, /, *, flow_id: int, reason: str) -> ApprovalFlow:
     """The owning object was cancelled: the flow closes as `cancelled` (for the owning domains).
 
     Raises: FlowNotFound, FlowClosed.
     """
-    flow = await approval_repo.lock_flow(session, flow_id)
-    if flow is None:
-        raise FlowNotFound(f"Approval flow {flow_id} does not exist.", details={"flow_id": flow_id})
+    flow = await _lock_flow(session, flow_id)
     if flow.status in CLOSED:
         raise FlowClosed(f"Approval flow {flow_id} is already {flow.status}.")
     flow.status = FlowStatus.CANCELLED.value
@@ -540,12 +577,12 @@ async def sign(
     The signature fills one officer slot, binds a digest of the object's current content and is
     sealed with an HMAC; the flow's status is recomputed and the owner's hooks run.
 
-    Raises: FlowNotFound, FlowClosed, AlreadySigned, NotAnOfficer, NoOpenSlot, NotYourTurn,
+    Raises: ReasonRequired, FlowNotFound, FlowClosed, AlreadySigned, NotAnOfficer, NoOpenSlot, NotYourTurn,
     RejectionNeedsMustSign.
     """
-    flow = await approval_repo.lock_flow(session, flow_id)
-    if flow is None:
-        raise FlowNotFound(f"Approval flow {flow_id} does not exist.", details={"flow_id": flow_id})
+    if decision is Decision.REJECT and not (reason and reason.strip()):
+        raise ReasonRequired("A rejection needs a reason.")
+    flow = await _lock_flow(session, flow_id)
     if flow.status in CLOSED:
         raise FlowClosed(f"Approval flow {flow_id} is {flow.status}; it takes no more signatures.")
     assert actor.user_id is not None
@@ -593,9 +630,7 @@ async def withdraw_signature(
 
     Raises: FlowNotFound, SignatureNotFound, FlowClosed (cancelled flows), WithdrawalRefused.
     """
-    flow = await approval_repo.lock_flow(session, flow_id)
-    if flow is None:
-        raise FlowNotFound(f"Approval flow {flow_id} does not exist.", details={"flow_id": flow_id})
+    flow = await _lock_flow(session, flow_id)
     if flow.status == FlowStatus.CANCELLED.value:
         raise FlowClosed(f"Approval flow {flow_id} was cancelled; its signatures stay as they are.")
     signatures = (await approval_repo.signatures_of(session, [flow.id]))[flow.id]

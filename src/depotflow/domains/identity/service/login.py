@@ -300,6 +300,14 @@ async def confirm_password(
         )
         raise IdentityServerUnavailable("The identity server (InvenTree) cannot be reached.")
     if check.outcome == "ok" and mine and (check.user_id in (None, actor.user_id)):
+        # As in `complete_login`: a lock taken since the lock-free check refuses the password, and
+        # must not be lifted by the reset below.
+        for kind, key in check.keys:
+            throttle = await identity_repo.lock_throttle(session, kind, key, now)
+            if throttle.locked_until is not None and throttle.locked_until > now:
+                raise await _locked_error(
+                    session, check, throttle.locked_until, now, user_id=actor.user_id, refused=kind
+                )
         await identity_repo.reset_throttle(session, "user", check.keys[0][1])
         return
     failed = replace(check, outcome="failed", reason=check.reason or "bad_password", user_id=actor.user_id)
