@@ -232,7 +232,9 @@ async def service_withdraw(
 ) -> Outcome:
     who = actor if isinstance(actor, Actor) else actor_of(actor)
     async with db.unit_of_work(context(who)) as session:
-        flow = await approval_service.withdraw_signature(session, who, flow_id=flow_id, user_id=user_id, reason=reason)
+        flow = await approval_service.withdraw_signature(
+            session, who, flow_id=flow_id, user_id=user_id, reason=reason, secret=SECRET
+        )
         return Outcome(flow.id, flow.status, list(events.recorded(session)))
 
 

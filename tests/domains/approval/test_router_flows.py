@@ -139,8 +139,15 @@ async def test_a_named_template_and_stages_give_one_flow_per_stage(
 ) -> None:
     manager, signer, template_id = await _setup(client, database)
     release = await create_template(client, manager, officers=[user_officer(signer)], name="Release", stage="release")
-    # A newer template for the same type and stage: the newest active one is used by default.
-    newer = await create_template(client, manager, officers=[user_officer(manager)], name="Newer")
+    # One active template per type and stage: a second one waits inactive until the first is retired.
+    second = await client.post(
+        "/api/approvals/templates",
+        json={"object_type": "identity.role", "name": "Newer", "officers": [user_officer(manager)]},
+        headers=manager.headers,
+    )
+    assert (second.status_code, second.json()["code"]) == (409, "approval.template_exists")
+    newer = await create_template(client, manager, officers=[user_officer(manager)], name="Newer", is_active=False)
+    assert newer["is_active"] is False
     manager_role = await role_id(database, "manager")
 
     default = await start_flow(client, manager, manager_role)
@@ -148,7 +155,7 @@ async def test_a_named_template_and_stages_give_one_flow_per_stage(
     other_role = await role_id(database, "user")
     named = await start_flow(client, manager, other_role, template_id=template_id)
 
-    assert default["template_id"] == newer["id"]
+    assert default["template_id"] == template_id
     assert staged["template_id"] == release["id"]
     assert staged["stage"] == "release"
     assert named["template_id"] == template_id
@@ -391,8 +398,10 @@ async def test_withdrawing_a_signature_keeps_it_marked_and_recomputes_the_status
     assert signature_update["request_id"] == "withdraw-0001"
     assert signature_update["entity_id"] == str(withdrawn["id"])
     assert signature_update["changes"] == {
-        "before": {"withdrawn_at": None, "withdrawn_by_id": None, "withdrawn_reason": None},
+        # The seal changes too (the withdrawal is sealed) but is never copied into the trail.
+        "before": {"hmac": "[redacted]", "withdrawn_at": None, "withdrawn_by_id": None, "withdrawn_reason": None},
         "after": {
+            "hmac": "[redacted]",
             "withdrawn_at": signature_update["changes"]["after"]["withdrawn_at"],
             "withdrawn_by_id": manager.id,
             "withdrawn_reason": "wrong batch",

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from depotflow.core.db import Database
 from depotflow.domains.approval.models import ApprovalSignature
@@ -59,6 +59,8 @@ async def test_untouched_signatures_verify(client: httpx.AsyncClient, database: 
     assert report == {
         "flow_id": flow["id"],
         "ok": True,
+        "status": flow["status"],
+        "status_consistent": True,
         "signatures": [
             {"signature_id": first["id"], "user_id": sid.id, "valid": True, "content_unchanged": True},
             {"signature_id": second["id"], "user_id": sue.id, "valid": True, "content_unchanged": True},
@@ -71,7 +73,25 @@ async def test_a_flow_without_signatures_verifies_trivially(client: httpx.AsyncC
     await create_template(client, manager, officers=[user_officer(manager)])
     flow = await start_flow(client, manager, await role_id(database, "user"))
 
-    assert await verify(client, manager, flow["id"]) == {"flow_id": flow["id"], "ok": True, "signatures": []}
+    assert await verify(client, manager, flow["id"]) == {
+        "flow_id": flow["id"],
+        "ok": True,
+        "status": "pending",
+        "status_consistent": True,
+        "signatures": [],
+    }
+
+
+async def test_a_status_forged_in_the_database_is_reported(client: httpx.AsyncClient, database: Database) -> None:
+    manager = await make_user(database, username="tess", permissions=ALL_APPROVAL)
+    await create_template(client, manager, officers=[user_officer(manager)])
+    flow = await start_flow(client, manager, await role_id(database, "user"))
+    async with database.engine.begin() as conn:
+        await conn.execute(text("UPDATE approval_flow SET status = 'approved' WHERE id = :id"), {"id": flow["id"]})
+
+    report = await verify(client, manager, flow["id"])
+
+    assert (report["ok"], report["status"], report["status_consistent"]) == (False, "approved", False)
 
 
 async def test_an_edited_signature_field_invalidates_that_signature_only(
@@ -204,11 +224,6 @@ async def test_signatures_are_sealed_with_the_server_secret(tmp_path: Path, db_u
     assert [c["content_unchanged"] for c in other_secret["signatures"]] == [True, True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service._seal covers no withdrawn_* column and withdrawal does not reseal: "
-    "un-withdrawing a signature in the database goes unnoticed",
-)
 async def test_undoing_a_withdrawal_in_the_database_is_detected(client: httpx.AsyncClient, database: Database) -> None:
     manager, sid, _sue, flow = await _two_signatures(client, database)
     await withdraw(client, manager, flow["id"], sid.id)
@@ -223,3 +238,20 @@ async def test_undoing_a_withdrawal_in_the_database_is_detected(client: httpx.As
 
     assert report["ok"] is False
     assert [c["valid"] for c in report["signatures"]] == [False, True]
+
+
+async def test_a_signed_object_that_no_longer_exists_reads_as_changed(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    manager = await make_user(database, username="tess", permissions=ALL_APPROVAL)
+    admin = await make_admin(database)
+    await create_template(client, manager, officers=[user_officer(manager)])
+    doomed = await client.post("/api/roles/", json={"name": "Temporary", "slug": "temporary"}, headers=admin.headers)
+    flow = await start_flow(client, manager, doomed.json()["id"])
+    assert (await sign(client, manager, flow["id"])).status_code == 200
+    assert (await client.delete(f"/api/roles/{doomed.json()['id']}", headers=admin.headers)).status_code == 204
+
+    report = await verify(client, manager, flow["id"])
+
+    assert report["ok"] is True
+    assert [(s["valid"], s["content_unchanged"]) for s in report["signatures"]] == [(True, False)]

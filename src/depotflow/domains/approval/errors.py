@@ -27,6 +27,10 @@ class InvalidOfficers(ValidationFailed):
     code = "approval.invalid_officers"
 
 
+class TemplateExists(Conflict):
+    code = "approval.template_exists"
+
+
 class TemplateInactive(Conflict):
     code = "approval.template_inactive"
 

@@ -1,7 +1,7 @@
 """Approval tables: templates, flows (with their officer snapshot) and signatures."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -58,6 +58,9 @@ class ApprovalSignature(Base):
     """
 
     __tablename__ = "approval_signature"
+    # The seal is not copied into the trail: with it, someone editing the database could restore a
+    # withdrawn signature together with its earlier seal.
+    __audit_redact__: ClassVar[frozenset[str]] = frozenset({"hmac"})
     __table_args__ = (Index("ix_approval_signature_flow_user", "flow_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(IdPK, primary_key=True)

@@ -10,6 +10,6 @@ CATALOGUE = {
     VIEW: "See approval flows, signatures and templates",
     CREATE: "Start an approval flow for an object",
     SIGN: "Sign approval flows one is an officer of",
-    WITHDRAW: "Withdraw another person's signature (with a reason)",
+    WITHDRAW: "Withdraw a signature from a flow, one's own or another's (with a reason)",
     TEMPLATES_MANAGE: "Create, change and retire approval templates",
 }

@@ -180,11 +180,16 @@ async def sign_flow(
 
 @router.delete("/flows/{flow_id}/signatures/{user_id}", response_model=FlowRead)
 async def withdraw_signature(
-    flow_id: PathId, user_id: PathId, body: WithdrawRequest, actor: Withdrawer, session: SessionDep
+    flow_id: PathId,
+    user_id: PathId,
+    body: WithdrawRequest,
+    actor: Withdrawer,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> FlowRead:
     """Withdraw a user's signature (kept in the record, marked withdrawn, with the reason)."""
     flow = await approval_service.withdraw_signature(
-        session, actor, flow_id=flow_id, user_id=user_id, reason=body.reason
+        session, actor, flow_id=flow_id, user_id=user_id, reason=body.reason, secret=settings.resolved_secret_key()
     )
     return (await approval_service.flow_reads(session, [flow]))[0]
 

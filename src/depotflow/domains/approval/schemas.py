@@ -169,6 +169,8 @@ class SignatureCheck(BaseModel):
 class FlowVerification(BaseModel):
     flow_id: int
     ok: bool
+    status: str
+    status_consistent: bool
     signatures: list[SignatureCheck]
 
 

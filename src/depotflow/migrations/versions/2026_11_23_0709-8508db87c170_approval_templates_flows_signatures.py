@@ -110,7 +110,7 @@ PERMISSIONS = {
     "approval.view": "See approval flows, signatures and templates",
     "approval.create": "Start an approval flow for an object",
     "approval.sign": "Sign approval flows one is an officer of",
-    "approval.withdraw": "Withdraw another person's signature (with a reason)",
+    "approval.withdraw": "Withdraw a signature from a flow, one's own or another's (with a reason)",
     "approval.templates.manage": "Create, change and retire approval templates",
 }
 
