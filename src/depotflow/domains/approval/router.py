@@ -52,7 +52,7 @@ async def list_templates(
     page = await approval_service.list_templates(
         session, filters=filters, page=params.page, sort=params.sort, search=params.search
     )
-    return envelope(page, [await approval_service.template_read(session, t) for t in page.items])
+    return envelope(page, await approval_service.template_reads(session, page.items))
 
 
 @router.post("/templates", response_model=TemplateRead, status_code=status.HTTP_201_CREATED)

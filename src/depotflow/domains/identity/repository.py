@@ -167,3 +167,17 @@ async def reset_throttle(session: AsyncSession, kind: str, key: str) -> None:
         .values(failures=0, locked_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def usernames(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(set(user_ids))))
+    return {int(i): str(n) for i, n in rows.all()}
+
+
+async def role_names(session: AsyncSession, role_ids: Sequence[int]) -> dict[int, str]:
+    if not role_ids:
+        return {}
+    rows = await session.execute(select(Role.id, Role.name).where(Role.id.in_(set(role_ids))))
+    return {int(i): str(n) for i, n in rows.all()}

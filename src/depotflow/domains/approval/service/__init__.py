@@ -35,6 +35,7 @@ from depotflow.domains.approval.service.templates import (
     list_templates,
     retire_template,
     template_read,
+    template_reads,
     update_template,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "sign",
     "start_flow",
     "template_read",
+    "template_reads",
     "update_template",
     "verify_flow",
     "withdraw_signature",

@@ -31,7 +31,7 @@ from depotflow.domains.approval.schemas import (
     SignatureRead,
 )
 from depotflow.domains.approval.service.registry import FlowHook, _describe, _object_types
-from depotflow.domains.approval.service.templates import _officer_labels, get_template
+from depotflow.domains.approval.service.templates import get_template, officer_labels
 from depotflow.domains.audit import service as audit_service
 from depotflow.domains.identity import service as identity_service
 
@@ -46,8 +46,9 @@ def _facts(signatures: Sequence[ApprovalSignature]) -> list[policy.Signed]:
 
 async def flow_reads(session: AsyncSession, flows: Sequence[ApprovalFlow]) -> list[FlowRead]:
     signatures = await approval_repo.signatures_of(session, [f.id for f in flows])
+    labels = await officer_labels(session, [f.officers for f in flows])
     out = []
-    for flow in flows:
+    for flow, officers in zip(flows, labels, strict=True):
         mine = signatures[flow.id]
         waiting = policy.waiting_for(policy.officers_from(flow.officers), _facts(mine), sequential=flow.sequential)
         out.append(
@@ -62,7 +63,7 @@ async def flow_reads(session: AsyncSession, flows: Sequence[ApprovalFlow]) -> li
                 status=flow.status,
                 min_signatures=flow.min_signatures,
                 sequential=flow.sequential,
-                officers=await _officer_labels(session, flow.officers),
+                officers=officers,
                 signatures=[SignatureRead.model_validate(s, from_attributes=True) for s in mine],
                 waiting_for=[] if flow.status in CLOSED else [o.slot for o in waiting],
                 completed_at=flow.completed_at,

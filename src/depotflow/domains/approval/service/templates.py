@@ -30,27 +30,30 @@ from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.errors import RoleNotFound, UserNotFound
 
 
-async def _officer_labels(session: AsyncSession, officers: Sequence[dict[str, Any]]) -> list[OfficerRead]:
+async def officer_labels(
+    session: AsyncSession, officer_lists: Sequence[Sequence[dict[str, Any]]]
+) -> list[list[OfficerRead]]:
+    """Officers with a readable label, for many templates or flows in two queries."""
+    user_ids = [o["user_id"] for officers in officer_lists for o in officers if o.get("user_id") is not None]
+    role_ids = [o["role_id"] for officers in officer_lists for o in officers if o.get("role_id") is not None]
+    users, roles = await identity_service.display_names(session, user_ids=user_ids, role_ids=role_ids)
     out = []
-    for slot, raw in enumerate(officers):
-        kind = OfficerKind(raw["kind"])
-        try:
-            if kind is OfficerKind.USER:
-                label = (await identity_service.get_user(session, raw["user_id"])).username
-            else:
-                label = (await identity_service.get_role(session, raw["role_id"])).name
-        except (UserNotFound, RoleNotFound):
-            label = "(removed)"
-        out.append(
-            OfficerRead(
-                slot=slot,
-                kind=kind,
-                action=OfficerAction(raw["action"]),
-                user_id=raw.get("user_id"),
-                role_id=raw.get("role_id"),
-                label=label,
+    for officers in officer_lists:
+        labelled = []
+        for slot, raw in enumerate(officers):
+            kind = OfficerKind(raw["kind"])
+            found = users.get(raw["user_id"]) if kind is OfficerKind.USER else roles.get(raw["role_id"])
+            labelled.append(
+                OfficerRead(
+                    slot=slot,
+                    kind=kind,
+                    action=OfficerAction(raw["action"]),
+                    user_id=raw.get("user_id"),
+                    role_id=raw.get("role_id"),
+                    label=found or "(removed)",
+                )
             )
-        )
+        out.append(labelled)
     return out
 
 
@@ -75,20 +78,28 @@ async def _validated_officers(
     return raw
 
 
+async def template_reads(session: AsyncSession, templates: Sequence[ApprovalTemplate]) -> list[TemplateRead]:
+    labels = await officer_labels(session, [t.officers for t in templates])
+    return [
+        TemplateRead(
+            id=t.id,
+            object_type=t.object_type,
+            stage=t.stage,
+            name=t.name,
+            description=t.description,
+            is_active=t.is_active,
+            min_signatures=t.min_signatures,
+            sequential=t.sequential,
+            officers=officers,
+            created_at=t.created_at,
+            updated_at=t.updated_at,
+        )
+        for t, officers in zip(templates, labels, strict=True)
+    ]
+
+
 async def template_read(session: AsyncSession, template: ApprovalTemplate) -> TemplateRead:
-    return TemplateRead(
-        id=template.id,
-        object_type=template.object_type,
-        stage=template.stage,
-        name=template.name,
-        description=template.description,
-        is_active=template.is_active,
-        min_signatures=template.min_signatures,
-        sequential=template.sequential,
-        officers=await _officer_labels(session, template.officers),
-        created_at=template.created_at,
-        updated_at=template.updated_at,
-    )
+    return (await template_reads(session, [template]))[0]
 
 
 async def get_template(session: AsyncSession, template_id: int) -> ApprovalTemplate:

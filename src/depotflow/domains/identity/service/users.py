@@ -1,6 +1,7 @@
 """User accounts: listing, creation, changes, deactivation, the last-administrator rule."""
 
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -239,3 +240,10 @@ async def bootstrap_admin(session: AsyncSession, /, *, username: str = "admin") 
     )
     await session.flush()
     return password
+
+
+async def display_names(
+    session: AsyncSession, /, *, user_ids: Sequence[int], role_ids: Sequence[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Usernames and role names for many ids in two queries (missing ids are left out)."""
+    return await identity_repo.usernames(session, user_ids), await identity_repo.role_names(session, role_ids)
