@@ -4,8 +4,9 @@ from depotflow.core.orm import Base
 from depotflow.domains.approval import models as approval_models
 from depotflow.domains.audit import models as audit_models
 from depotflow.domains.config import models as config_models
+from depotflow.domains.file import models as file_models
 from depotflow.domains.identity import models as identity_models
 
-MODEL_MODULES = (audit_models, identity_models, config_models, approval_models)
+MODEL_MODULES = (audit_models, identity_models, config_models, file_models, approval_models)
 
 metadata = Base.metadata

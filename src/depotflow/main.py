@@ -10,6 +10,7 @@ from depotflow import __version__, wiring
 from depotflow.api import native
 from depotflow.core.db import Database
 from depotflow.core.settings import Settings, get_settings
+from depotflow.domains.file.storage import LocalBlobStore
 from depotflow.web import problems
 from depotflow.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from depotflow.web.routing import operation_id
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     app.state.settings = settings
     app.state.authenticator = wiring.make_authenticator(settings)
+    # Files are content-addressed under the data directory, created on the first upload.
+    app.state.blob_store = LocalBlobStore(settings.data_dir / "files")
     if database is not None:
         app.state.db = database
     problems.install(app)

@@ -12,6 +12,7 @@ from depotflow.domains.approval.schemas import ObjectDescription
 from depotflow.domains.audit import permissions as audit_permissions
 from depotflow.domains.audit import service as audit_service
 from depotflow.domains.config import permissions as config_permissions
+from depotflow.domains.file import permissions as file_permissions
 from depotflow.domains.identity import permissions as identity_permissions
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.errors import RoleNotFound
@@ -22,6 +23,7 @@ PERMISSION_CATALOGUE: dict[str, str] = {
     **audit_permissions.CATALOGUE,
     **config_permissions.CATALOGUE,
     **approval_permissions.CATALOGUE,
+    **file_permissions.CATALOGUE,
 }
 
 

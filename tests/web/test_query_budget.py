@@ -12,7 +12,14 @@ from tests.factories.identity import make_admin, make_user
 
 pytestmark = pytest.mark.anyio
 
-LISTS = ["/api/users/", "/api/roles/", "/api/audit/", "/api/approvals/templates", "/api/approvals/flows"]
+LISTS = [
+    "/api/users/",
+    "/api/roles/",
+    "/api/audit/",
+    "/api/approvals/templates",
+    "/api/approvals/flows",
+    "/api/files",
+]
 
 
 @contextmanager
@@ -32,7 +39,7 @@ def counting(database: Database) -> Iterator[list[str]]:
 async def _grow(
     client: httpx.AsyncClient, database: Database, admin_headers: dict[str, str], prefix: str, n: int
 ) -> None:
-    """Add `n` users, each with an approval template naming them and a flow on a role of their own."""
+    """Add `n` users, each with an approval template naming them, a flow on a role of their own and a file."""
     for i in range(n):
         user = await make_user(database, username=f"{prefix}{i}", permissions=["approval.sign"])
         template = await client.post(
@@ -56,6 +63,13 @@ async def _grow(
             headers=admin_headers,
         )
         assert flow.status_code == 201, flow.text
+        upload = await client.post(
+            "/api/files",
+            files={"file": (f"{prefix}{i}.txt", f"note {prefix} {i}\n".encode(), "text/plain")},
+            data={"entity_type": "identity.role", "entity_id": str(user.role_id)},
+            headers=admin_headers,
+        )
+        assert upload.status_code == 201, upload.text
 
 
 async def _queries(client: httpx.AsyncClient, database: Database, headers: dict[str, str]) -> dict[str, int]:

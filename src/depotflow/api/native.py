@@ -6,6 +6,7 @@ from depotflow.api import system
 from depotflow.domains.approval import router as approval_router
 from depotflow.domains.audit import router as audit_router
 from depotflow.domains.config import router as config_router
+from depotflow.domains.file import router as file_router
 from depotflow.domains.identity import router as identity_router
 
 
@@ -17,3 +18,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(audit_router.router)
     app.include_router(config_router.router)
     app.include_router(approval_router.router)
+    app.include_router(file_router.router)

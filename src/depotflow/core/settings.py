@@ -31,7 +31,8 @@ class SecuritySettings(BaseModel):
 
 
 class HttpSettings(BaseModel):
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # At least `storage.max_upload_bytes` plus room for the multipart framing and form fields.
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     cors_allow_origins: list[str] = Field(default_factory=list)
     forwarded_allow_ips: str = "127.0.0.1"
 
@@ -39,6 +40,29 @@ class HttpSettings(BaseModel):
 class ListingSettings(BaseModel):
     default_limit: int = Field(default=50, ge=1)
     max_limit: int = Field(default=500, ge=1)
+
+
+DEFAULT_ALLOWED_TYPES = [
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/zip",
+]
+
+
+class StorageSettings(BaseModel):
+    """The shared file store (files live under `<data_dir>/files`)."""
+
+    # A larger request body is refused earlier by `http.max_body_bytes`: keep that limit above this one.
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    # Content types accepted on upload, as sniffed from the bytes (the client's claim is ignored).
+    allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
 
 
 class IdentitySettings(BaseModel):
@@ -73,6 +97,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     listing: ListingSettings = ListingSettings()
     identity: IdentitySettings = IdentitySettings()
+    storage: StorageSettings = StorageSettings()
 
     @classmethod
     def settings_customise_sources(

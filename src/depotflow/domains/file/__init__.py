@@ -1,0 +1,1 @@
+"""The shared file store: content-addressed, deduplicated bytes behind authorised endpoints."""
