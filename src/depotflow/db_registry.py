@@ -6,7 +6,8 @@ from depotflow.domains.audit import models as audit_models
 from depotflow.domains.config import models as config_models
 from depotflow.domains.file import models as file_models
 from depotflow.domains.identity import models as identity_models
+from depotflow.domains.part import models as part_models
 
-MODEL_MODULES = (audit_models, identity_models, config_models, file_models, approval_models)
+MODEL_MODULES = (audit_models, identity_models, config_models, file_models, part_models, approval_models)
 
 metadata = Base.metadata

@@ -16,6 +16,7 @@ from depotflow.domains.file import permissions as file_permissions
 from depotflow.domains.identity import permissions as identity_permissions
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.errors import RoleNotFound
+from depotflow.domains.part import permissions as part_permissions
 
 # Every permission slug the code knows, with its description; migrations seed the same catalogue.
 PERMISSION_CATALOGUE: dict[str, str] = {
@@ -24,6 +25,7 @@ PERMISSION_CATALOGUE: dict[str, str] = {
     **config_permissions.CATALOGUE,
     **approval_permissions.CATALOGUE,
     **file_permissions.CATALOGUE,
+    **part_permissions.CATALOGUE,
 }
 
 

@@ -19,6 +19,8 @@ LISTS = [
     "/api/approvals/templates",
     "/api/approvals/flows",
     "/api/files",
+    "/modules/inventory/api/parts",
+    "/modules/inventory/api/categories",
 ]
 
 
@@ -39,7 +41,8 @@ def counting(database: Database) -> Iterator[list[str]]:
 async def _grow(
     client: httpx.AsyncClient, database: Database, admin_headers: dict[str, str], prefix: str, n: int
 ) -> None:
-    """Add `n` users, each with an approval template naming them, a flow on a role of their own and a file."""
+    """Add `n` users, each with an approval template naming them, a flow on a role of their own and a file,
+    and as many part categories with a part in each."""
     for i in range(n):
         user = await make_user(database, username=f"{prefix}{i}", permissions=["approval.sign"])
         template = await client.post(
@@ -70,6 +73,16 @@ async def _grow(
             headers=admin_headers,
         )
         assert upload.status_code == 201, upload.text
+        category = await client.post(
+            "/modules/inventory/api/categories", json={"name": f"{prefix} {i}"}, headers=admin_headers
+        )
+        assert category.status_code == 201, category.text
+        part = await client.post(
+            "/modules/inventory/api/parts",
+            json={"ipn": f"{prefix}-{i}", "name": f"{prefix} {i}", "unit_id": 1, "category_id": category.json()["id"]},
+            headers=admin_headers,
+        )
+        assert part.status_code == 201, part.text
 
 
 async def _queries(client: httpx.AsyncClient, database: Database, headers: dict[str, str]) -> dict[str, int]:

@@ -1,6 +1,6 @@
 """Assembles the native API (/api/...) from the domain routers."""
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from depotflow.api import system
 from depotflow.domains.approval import router as approval_router
@@ -8,6 +8,7 @@ from depotflow.domains.audit import router as audit_router
 from depotflow.domains.config import router as config_router
 from depotflow.domains.file import router as file_router
 from depotflow.domains.identity import router as identity_router
+from depotflow.domains.part import router as part_router
 
 
 def include_routers(app: FastAPI) -> None:
@@ -19,3 +20,6 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(config_router.router)
     app.include_router(approval_router.router)
     app.include_router(file_router.router)
+    inventory = APIRouter(prefix="/modules/inventory/api")
+    inventory.include_router(part_router.router)
+    app.include_router(inventory)
