@@ -52,7 +52,7 @@ async def list_units(
 @router.post("/units", response_model=UnitRead, status_code=status.HTTP_201_CREATED)
 async def create_unit(body: UnitCreate, actor: Adder, session: SessionDep) -> UnitRead:
     """Create a unit of measure (codes are unique ignoring case)."""
-    return part_service.unit_read(await part_service.create_unit(session, body))
+    return part_service.unit_read(await part_service.create_unit(session, actor, data=body))
 
 
 @router.get("/units/{unit_id}", response_model=UnitRead)
@@ -64,7 +64,7 @@ async def get_unit(unit_id: PathId, actor: Viewer, session: SessionDep) -> UnitR
 @router.put("/units/{unit_id}", response_model=UnitRead)
 async def update_unit(unit_id: PathId, body: UnitUpdate, actor: Changer, session: SessionDep) -> UnitRead:
     """Change a unit of measure; fields left out stay. Units are deactivated, never deleted."""
-    return part_service.unit_read(await part_service.update_unit(session, unit_id, body))
+    return part_service.unit_read(await part_service.update_unit(session, actor, unit_id=unit_id, data=body))
 
 
 # --- categories --------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ async def list_categories(
 @router.post("/categories", response_model=CategoryRead, status_code=status.HTTP_201_CREATED)
 async def create_category(body: CategoryCreate, actor: Adder, session: SessionDep) -> CategoryRead:
     """Create a category, at the top level or under `parent_id`; names are unique among siblings."""
-    category = await part_service.create_category(session, body)
+    category = await part_service.create_category(session, actor, data=body)
     return part_service.category_read(category, await part_service.category_tree(session))
 
 
@@ -102,14 +102,14 @@ async def update_category(
     category_id: PathId, body: CategoryUpdate, actor: Changer, session: SessionDep
 ) -> CategoryRead:
     """Rename or move a category (`parent_id: null` moves it to the top); cycles are refused (422)."""
-    category = await part_service.update_category(session, category_id, body)
+    category = await part_service.update_category(session, actor, category_id=category_id, data=body)
     return part_service.category_read(category, await part_service.category_tree(session))
 
 
 @router.delete("/categories/{category_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_category(category_id: PathId, actor: Changer, session: SessionDep) -> Response:
     """Delete an empty category; one with subcategories or parts answers 409 `part.category_in_use`."""
-    await part_service.delete_category(session, category_id)
+    await part_service.delete_category(session, actor, category_id=category_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -131,7 +131,7 @@ async def list_parts(
 @router.post("/parts", response_model=PartRead, status_code=status.HTTP_201_CREATED)
 async def create_part(body: PartCreate, actor: Adder, session: SessionDep) -> PartRead:
     """Create a part; the IPN is unique ignoring case (409 `part.ipn_taken`)."""
-    part = await part_service.create_part(session, body)
+    part = await part_service.create_part(session, actor, data=body)
     return (await part_service.part_reads(session, [part]))[0]
 
 
@@ -145,5 +145,5 @@ async def get_part(part_id: PathId, actor: Viewer, session: SessionDep) -> PartR
 @router.put("/parts/{part_id}", response_model=PartRead)
 async def update_part(part_id: PathId, body: PartUpdate, actor: Changer, session: SessionDep) -> PartRead:
     """Change a part; fields left out stay. Parts are never deleted: set `is_active` to false."""
-    part = await part_service.update_part(session, part_id, body)
+    part = await part_service.update_part(session, actor, part_id=part_id, data=body)
     return (await part_service.part_reads(session, [part]))[0]

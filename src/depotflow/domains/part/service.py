@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from depotflow.core.clock import utcnow
 from depotflow.core.errors import FieldError
 from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.security import Actor
 from depotflow.domains.part import repository as part_repo
 from depotflow.domains.part.errors import (
     CategoryCycle,
@@ -81,7 +82,7 @@ async def _check_unit_code(session: AsyncSession, code: str, unit_id: int | None
         raise UnitCodeTaken(f"The unit code {code!r} is taken.", details={"code": code})
 
 
-async def create_unit(session: AsyncSession, data: UnitCreate) -> PartUnit:
+async def create_unit(session: AsyncSession, actor: Actor, /, *, data: UnitCreate) -> PartUnit:
     """Raises: UnitCodeTaken (codes are unique ignoring case)."""
     await _check_unit_code(session, data.code)
     unit = PartUnit(code=data.code, name=data.name, is_active=data.is_active)
@@ -90,7 +91,7 @@ async def create_unit(session: AsyncSession, data: UnitCreate) -> PartUnit:
     return unit
 
 
-async def update_unit(session: AsyncSession, unit_id: int, data: UnitUpdate) -> PartUnit:
+async def update_unit(session: AsyncSession, actor: Actor, /, *, unit_id: int, data: UnitUpdate) -> PartUnit:
     """Raises: UnitNotFound, UnitCodeTaken."""
     unit = await get_unit(session, unit_id)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
@@ -171,7 +172,7 @@ async def _check_sibling_name(
         )
 
 
-async def create_category(session: AsyncSession, data: CategoryCreate) -> PartCategory:
+async def create_category(session: AsyncSession, actor: Actor, /, *, data: CategoryCreate) -> PartCategory:
     """Raises: UnknownReference (parent), CategoryNameTaken."""
     await _check_parent(session, data.parent_id)
     await _check_sibling_name(session, data.parent_id, data.name)
@@ -181,7 +182,9 @@ async def create_category(session: AsyncSession, data: CategoryCreate) -> PartCa
     return category
 
 
-async def update_category(session: AsyncSession, category_id: int, data: CategoryUpdate) -> PartCategory:
+async def update_category(
+    session: AsyncSession, actor: Actor, /, *, category_id: int, data: CategoryUpdate
+) -> PartCategory:
     """Rename, describe or move a category. Raises: CategoryNotFound, UnknownReference, CategoryCycle,
     CategoryNameTaken."""
     category = await get_category(session, category_id)
@@ -209,7 +212,7 @@ async def update_category(session: AsyncSession, category_id: int, data: Categor
     return category
 
 
-async def delete_category(session: AsyncSession, category_id: int) -> None:
+async def delete_category(session: AsyncSession, actor: Actor, /, *, category_id: int) -> None:
     """Delete an empty category. Raises: CategoryNotFound, CategoryInUse (children or parts)."""
     category = await get_category(session, category_id)
     if await part_repo.has_children(session, category.id):
@@ -298,7 +301,7 @@ async def _check_ipn(session: AsyncSession, ipn: str, part_id: int | None = None
         raise IpnTaken(f"The IPN {ipn!r} is taken.", details={"ipn": ipn, "part_id": other.id})
 
 
-async def create_part(session: AsyncSession, data: PartCreate) -> Part:
+async def create_part(session: AsyncSession, actor: Actor, /, *, data: PartCreate) -> Part:
     """Raises: UnknownReference (unit, category), IpnTaken (unique ignoring case)."""
     values = data.model_dump()
     await _check_part_refs(session, values)
@@ -323,7 +326,7 @@ async def _flush_part(session: AsyncSession, ipn: str) -> None:
 NULLABLE_PART_FIELDS = frozenset({"category_id", "default_location_id"})
 
 
-async def update_part(session: AsyncSession, part_id: int, data: PartUpdate) -> Part:
+async def update_part(session: AsyncSession, actor: Actor, /, *, part_id: int, data: PartUpdate) -> Part:
     """Raises: PartNotFound, UnknownReference, IpnTaken."""
     part = await get_part(session, part_id)
     changes: dict[str, Any] = {
