@@ -83,11 +83,21 @@ def apply_sort(
     pk: ColumnLike,
 ) -> Select[Any]:
     """Order by the requested fields and always by the primary key last, so pages are stable."""
-    # Empty values sort last in both directions, on both databases (their defaults differ).
-    clauses = [(sortable[f.name].desc() if f.descending else sortable[f.name].asc()).nulls_last() for f in sort]
+    # Empty values sort last in both directions, on both databases (their defaults differ). A column
+    # that cannot be null gets no NULLS LAST, so that its plain index serves the order.
+    clauses = []
+    for f in sort:
+        column = sortable[f.name]
+        clause = column.desc() if f.descending else column.asc()
+        clauses.append(clause if _not_nullable(column) else clause.nulls_last())
     last_descending = sort[-1].descending if sort else False
     clauses.append(pk.desc() if last_descending else pk.asc())
     return stmt.order_by(None).order_by(*clauses)
+
+
+def _not_nullable(column: ColumnLike) -> bool:
+    inner = getattr(column, "expression", column)
+    return getattr(inner, "nullable", True) is False
 
 
 async def count(session: AsyncSession, stmt: Select[Any]) -> int:
@@ -123,3 +133,31 @@ async def paginate(
         ordered = ordered.limit(page.limit)
     items = (await session.execute(ordered)).scalars().all()
     return Page(items=items, total=total, offset=page.offset, limit=page.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """How one repository's rows are listed: sortable keys, search columns and the default order.
+
+    Declared once next to the queries; `fetch` is `paginate` with those settings.
+    """
+
+    sortable: Mapping[str, ColumnLike]
+    pk: ColumnLike
+    default_sort: Sequence[SortField]
+    searchable: Sequence[ColumnLike] = ()
+
+    async def fetch(
+        self, session: AsyncSession, stmt: Select[T], page: PageRequest, *, sort: str | None, search: str | None
+    ) -> Page[T]:
+        return await paginate(
+            session,
+            stmt,
+            page,
+            sort=sort,
+            sortable=self.sortable,
+            pk=self.pk,
+            default_sort=self.default_sort,
+            search=search,
+            searchable=self.searchable,
+        )

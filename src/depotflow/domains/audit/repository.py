@@ -8,7 +8,7 @@ from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from depotflow.core.listing import ColumnLike
+from depotflow.core.listing import ColumnLike, Listing, SortField
 from depotflow.domains.audit.models import AuditEntry, AuditHead
 
 HEAD_ID = 1
@@ -23,6 +23,9 @@ SORTABLE: dict[str, ColumnLike] = {
     "actor_username": AuditEntry.actor_username,
 }
 SEARCHABLE: Sequence[ColumnLike] = (AuditEntry.action, AuditEntry.actor_username, AuditEntry.entity_type)
+LISTING = Listing(
+    sortable=SORTABLE, pk=AuditEntry.seq, default_sort=[SortField("seq", descending=True)], searchable=SEARCHABLE
+)
 
 
 def select_entries(
@@ -58,12 +61,24 @@ async def list_actions(session: AsyncSession) -> list[str]:
     return list(rows.scalars())
 
 
+_HEAD_KEY = "depotflow.audit_head"
+
+
 def lock_head_sync(session: Session) -> tuple[int, str]:
-    """Lock the chain head for the rest of the transaction and return (seq, hash)."""
+    """Lock the chain head for the rest of the transaction and return (seq, hash).
+
+    Once locked, the head cannot change under this transaction, so it is read once per transaction
+    and then kept in the session (keyed by the transaction, so a new one reads it again).
+    """
+    transaction = session.get_transaction()
+    held = session.info.get(_HEAD_KEY)
+    if held is not None and transaction is not None and held[0] is transaction:
+        return held[1], held[2]
     row = session.connection().execute(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
     )
     seq, digest = row.one()
+    session.info[_HEAD_KEY] = (session.get_transaction(), int(seq), str(digest))
     return int(seq), str(digest)
 
 
@@ -71,6 +86,7 @@ def append_sync(session: Session, rows: list[dict[str, Any]], *, seq: int, diges
     conn = session.connection()
     conn.execute(insert(_ENTRY), rows)
     conn.execute(update(_HEAD).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=digest))
+    session.info[_HEAD_KEY] = (session.get_transaction(), seq, digest)
 
 
 async def find_head(session: AsyncSession) -> tuple[int, str]:

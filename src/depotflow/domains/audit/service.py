@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import get_history
 from depotflow.core.canonical import canonical_json, to_jsonable
 from depotflow.core.clock import utcnow
 from depotflow.core.context import ChangeContext, get_change_context
-from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.listing import Page, PageRequest
 from depotflow.core.orm import Base
 from depotflow.domains.audit import chain
 from depotflow.domains.audit import repository as audit_repo
@@ -263,17 +263,7 @@ async def list_entries(
 ) -> Page[AuditEntry]:
     """The trail, newest first unless another sort is asked for."""
     stmt = audit_repo.select_entries(**filters.model_dump())
-    return await paginate(
-        session,
-        stmt,
-        page,
-        sort=sort,
-        sortable=audit_repo.SORTABLE,
-        pk=AuditEntry.seq,
-        default_sort=[SortField("seq", descending=True)],
-        search=search,
-        searchable=audit_repo.SEARCHABLE,
-    )
+    return await audit_repo.LISTING.fetch(session, stmt, page, sort=sort, search=search)
 
 
 async def list_actions(session: AsyncSession, /) -> list[str]:

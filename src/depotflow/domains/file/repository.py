@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from depotflow.core.listing import ColumnLike
+from depotflow.core.listing import ColumnLike, Listing, SortField
 from depotflow.domains.file.models import FileBlob, FileRecord
 from depotflow.domains.file.schemas import FileFilter
 
@@ -16,6 +16,9 @@ SORTABLE: dict[str, ColumnLike] = {
     "content_type": FileRecord.content_type,
 }
 SEARCHABLE: Sequence[ColumnLike] = (FileRecord.filename,)
+LISTING = Listing(
+    sortable=SORTABLE, pk=FileRecord.id, default_sort=[SortField("uploaded_at", descending=True)], searchable=SEARCHABLE
+)
 
 
 def select_live_files(f: FileFilter) -> Select[FileRecord]:

@@ -8,7 +8,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from depotflow.core.listing import ColumnLike
+from depotflow.core.listing import ColumnLike, Listing, SortField
 from depotflow.domains.identity.models import ApiToken, LoginThrottle, Permission, Role, User
 from depotflow.domains.identity.schemas import UserFilter
 
@@ -23,6 +23,10 @@ USER_SEARCHABLE: Sequence[ColumnLike] = (User.username, User.first_name, User.la
 
 ROLE_SORTABLE: dict[str, ColumnLike] = {"name": Role.name, "slug": Role.slug, "created_at": Role.created_at}
 ROLE_SEARCHABLE: Sequence[ColumnLike] = (Role.name, Role.slug, Role.description)
+USER_LISTING = Listing(
+    sortable=USER_SORTABLE, pk=User.id, default_sort=[SortField("username")], searchable=USER_SEARCHABLE
+)
+ROLE_LISTING = Listing(sortable=ROLE_SORTABLE, pk=Role.id, default_sort=[SortField("name")], searchable=ROLE_SEARCHABLE)
 
 
 def select_users(f: UserFilter) -> Select[User]:

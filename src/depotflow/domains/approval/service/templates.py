@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import Actor
 from depotflow.domains.approval import policy
 from depotflow.domains.approval import repository as approval_repo
@@ -114,16 +114,8 @@ async def list_templates(
     session: AsyncSession, /, *, filters: TemplateFilter, page: PageRequest, sort: str | None, search: str | None
 ) -> Page[ApprovalTemplate]:
     """Templates, by name unless sorted otherwise."""
-    return await paginate(
-        session,
-        approval_repo.select_templates(filters),
-        page,
-        sort=sort,
-        sortable=approval_repo.TEMPLATE_SORTABLE,
-        pk=ApprovalTemplate.id,
-        default_sort=[SortField("name")],
-        search=search,
-        searchable=approval_repo.TEMPLATE_SEARCHABLE,
+    return await approval_repo.TEMPLATE_LISTING.fetch(
+        session, approval_repo.select_templates(filters), page, sort=sort, search=search
     )
 
 

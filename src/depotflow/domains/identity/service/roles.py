@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import (
     ADMIN_PERMISSION,
     Actor,
@@ -63,17 +63,7 @@ async def list_roles(
     session: AsyncSession, actor: Actor, /, *, page: PageRequest, sort: str | None, search: str | None
 ) -> Page[Role]:
     """Roles, by name unless sorted otherwise."""
-    return await paginate(
-        session,
-        identity_repo.select_roles(),
-        page,
-        sort=sort,
-        sortable=identity_repo.ROLE_SORTABLE,
-        pk=Role.id,
-        default_sort=[SortField("name")],
-        search=search,
-        searchable=identity_repo.ROLE_SEARCHABLE,
-    )
+    return await identity_repo.ROLE_LISTING.fetch(session, identity_repo.select_roles(), page, sort=sort, search=search)
 
 
 async def _validated_permissions(session: AsyncSession, slugs: Sequence[str]) -> list[str]:

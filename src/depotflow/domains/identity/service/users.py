@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.clock import utcnow
-from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import (
     ADMIN_PERMISSION,
     Actor,
@@ -96,16 +96,8 @@ async def list_users(
     search: str | None,
 ) -> Page[User]:
     """Users with their role and last login."""
-    return await paginate(
-        session,
-        identity_repo.select_users(filters),
-        page,
-        sort=sort,
-        sortable=identity_repo.USER_SORTABLE,
-        pk=User.id,
-        default_sort=[SortField("username")],
-        search=search,
-        searchable=identity_repo.USER_SEARCHABLE,
+    return await identity_repo.USER_LISTING.fetch(
+        session, identity_repo.select_users(filters), page, sort=sort, search=search
     )
 
 
