@@ -38,3 +38,10 @@ def set_actor(session: Session, actor: Actor) -> None:
     """Attribute further changes in this unit of work to `actor`."""
     current = get_change_context(session) or ChangeContext(actor=actor)
     session.info[_KEY] = replace(current, actor=actor)
+
+
+def set_reason(session: Session, reason: str | None) -> None:
+    """Record why the following changes of this unit of work are made (kept in their audit entries)."""
+    current = get_change_context(session)
+    if current is not None:
+        session.info[_KEY] = replace(current, reason=reason[:1000] if reason else None)

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +66,14 @@ class StorageSettings(BaseModel):
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
 
 
+class ProcurementSettings(BaseModel):
+    """Receiving rules. `over_receipt`: "reject" refuses any quantity above the line's remaining
+    quantity; "tolerance" accepts up to `over_receipt_tolerance_percent` above the ordered quantity."""
+
+    over_receipt: Literal["reject", "tolerance"] = "reject"
+    over_receipt_tolerance_percent: Decimal = Field(default=Decimal(0), ge=0, le=100, decimal_places=2)
+
+
 class IdentitySettings(BaseModel):
     mode: Literal["local", "inventree"] = "local"
     inventree_url: str | None = None
@@ -98,6 +107,7 @@ class Settings(BaseSettings):
     listing: ListingSettings = ListingSettings()
     identity: IdentitySettings = IdentitySettings()
     storage: StorageSettings = StorageSettings()
+    procurement: ProcurementSettings = ProcurementSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -73,3 +73,9 @@ class ReasonRequired(ValidationFailed):
 
 class WithdrawalRefused(Conflict):
     code = "approval.withdrawal_refused"
+
+
+class SigningRefused(Conflict):
+    """The object's owner refuses signatures now (e.g. the order is no longer pending, or is empty)."""
+
+    code = "approval.signing_refused"

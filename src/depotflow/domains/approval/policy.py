@@ -53,6 +53,16 @@ def officers_from(raw: Sequence[dict[str, Any]]) -> list[Officer]:
     ]
 
 
+def officer_as_dict(officer: Officer) -> dict[str, Any]:
+    """The stored form of an officer slot (the inverse of `officers_from`)."""
+    return {
+        "kind": officer.kind.value,
+        "action": officer.action.value,
+        "user_id": officer.user_id,
+        "role_id": officer.role_id,
+    }
+
+
 def validate_officers(officers: Sequence[Officer], min_signatures: int) -> None:
     """Raises: InvalidOfficers (empty, duplicated, or a minimum no one can reach)."""
     problems: list[str] = []

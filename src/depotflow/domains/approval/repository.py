@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from depotflow.core.listing import ColumnLike
+from depotflow.core.listing import ColumnLike, Listing, SortField
 from depotflow.domains.approval.models import ApprovalFlow, ApprovalSignature, ApprovalTemplate
 from depotflow.domains.approval.schemas import FlowFilter, TemplateFilter
 
@@ -22,6 +22,15 @@ FLOW_SORTABLE: dict[str, ColumnLike] = {
     "object_type": ApprovalFlow.object_type,
 }
 FLOW_SEARCHABLE: Sequence[ColumnLike] = (ApprovalFlow.title, ApprovalFlow.object_type)
+FLOW_LISTING = Listing(
+    sortable=FLOW_SORTABLE,
+    pk=ApprovalFlow.id,
+    default_sort=[SortField("created_at", descending=True)],
+    searchable=FLOW_SEARCHABLE,
+)
+TEMPLATE_LISTING = Listing(
+    sortable=TEMPLATE_SORTABLE, pk=ApprovalTemplate.id, default_sort=[SortField("name")], searchable=TEMPLATE_SEARCHABLE
+)
 
 
 def select_templates(f: TemplateFilter) -> Select[ApprovalTemplate]:
@@ -94,6 +103,19 @@ async def find_flow_for(session: AsyncSession, object_type: str, object_id: int,
         ApprovalFlow.object_type == object_type, ApprovalFlow.object_id == object_id, ApprovalFlow.stage == stage
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def flows_for(
+    session: AsyncSession, object_type: str, object_ids: Sequence[int], stage: str
+) -> list[ApprovalFlow]:
+    if not object_ids:
+        return []
+    stmt = select(ApprovalFlow).where(
+        ApprovalFlow.object_type == object_type,
+        ApprovalFlow.object_id.in_(set(object_ids)),
+        ApprovalFlow.stage == stage,
+    )
+    return list((await session.execute(stmt)).scalars().all())
 
 
 async def signatures_of(session: AsyncSession, flow_ids: Sequence[int]) -> dict[int, list[ApprovalSignature]]:

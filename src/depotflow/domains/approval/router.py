@@ -156,14 +156,16 @@ async def sign_flow(
     settings: SettingsDep,
 ) -> FlowRead:
     """Sign (approve or reject) with a re-entered password; IP and user agent come from the request."""
-    check = await identity_service.check_login(
+    await identity_service.reauthenticate(
         read_session,
-        username=actor.username,
+        session,
+        actor,
         password=body.password,
         ip_address=client_ip(request),
+        security=settings.security,
         identity=settings.identity,
+        purpose="the signature",
     )
-    await identity_service.confirm_password(session, actor, check, security=settings.security, purpose="the signature")
     flow = await approval_service.sign(
         session,
         actor,

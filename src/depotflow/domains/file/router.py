@@ -1,6 +1,5 @@
 """Native routes of the file store: /api/files (upload, list, metadata, download, delete)."""
 
-import logging
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -8,15 +7,12 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Respon
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from depotflow.core.db import Database
 from depotflow.core.security import Actor
 from depotflow.domains.file import permissions
 from depotflow.domains.file import service as file_service
 from depotflow.domains.file.schemas import ENTITY_TYPE_PATTERN, MAX_ID, FileFilter, FileRead
 from depotflow.domains.file.storage import BlobStore
 from depotflow.web.deps import ListEnvelope, ListParamsDep, SessionDep, SettingsDep, envelope, require
-
-log = logging.getLogger("depotflow.file")
 
 Viewer = Annotated[Actor, Depends(require(permissions.VIEW))]
 Uploader = Annotated[Actor, Depends(require(permissions.UPLOAD))]
@@ -57,14 +53,6 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in tags or etag in tags
-
-
-async def _collect(database: Database, store: BlobStore, sha256: str) -> None:
-    # Runs after the response: the deletion has committed. A failure only leaves unused bytes behind.
-    try:
-        await file_service.collect_blob(database, store, sha256)
-    except Exception:
-        log.exception("file.collect_failed", extra={"sha256": sha256})
 
 
 @router.post("", response_model=FileRead, status_code=status.HTTP_201_CREATED)
@@ -145,5 +133,5 @@ async def delete_file(
 ) -> Response:
     """Delete a file: the record is kept (marked deleted); bytes no other record uses are removed."""
     unused = await file_service.delete_file(session, actor, file_id=file_id)
-    task = BackgroundTask(_collect, request.app.state.db, store, unused) if unused else None
+    task = BackgroundTask(file_service.collect_after_commit, request.app.state.db, store, unused) if unused else None
     return Response(status_code=status.HTTP_204_NO_CONTENT, background=task)

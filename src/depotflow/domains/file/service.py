@@ -9,6 +9,7 @@ Deleting a record returns the hash of bytes no live record uses any more; the ca
 `collect_blob` once its transaction has committed (the router does so after the response).
 """
 
+import logging
 from collections.abc import AsyncIterator
 from typing import BinaryIO
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from depotflow.core.clock import utcnow
 from depotflow.core.db import Database
 from depotflow.core.errors import FieldError
-from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import Actor
 from depotflow.core.settings import StorageSettings
 from depotflow.domains.audit import service as audit_service
@@ -28,6 +29,8 @@ from depotflow.domains.file.errors import ContentMissing, FileNotFound, InvalidA
 from depotflow.domains.file.models import FileBlob, FileRecord
 from depotflow.domains.file.schemas import FileFilter, FileRead
 from depotflow.domains.file.storage import BlobMissing, BlobStore
+
+log = logging.getLogger("depotflow.file")
 
 
 def file_read(record: FileRecord) -> FileRead:
@@ -46,6 +49,11 @@ def file_read(record: FileRecord) -> FileRead:
     )
 
 
+async def find_live_file(session: AsyncSession, file_id: int) -> FileRecord | None:
+    """A live (not deleted) record, or None."""
+    return await file_repo.find_live_file(session, file_id)
+
+
 async def get_file(session: AsyncSession, file_id: int) -> FileRecord:
     """A live (not deleted) record. Raises: FileNotFound."""
     record = await file_repo.find_live_file(session, file_id)
@@ -58,17 +66,7 @@ async def list_files(
     session: AsyncSession, /, *, filters: FileFilter, page: PageRequest, sort: str | None, search: str | None
 ) -> Page[FileRecord]:
     """Live records, newest first unless sorted otherwise; search matches the file name."""
-    return await paginate(
-        session,
-        file_repo.select_live_files(filters),
-        page,
-        sort=sort,
-        sortable=file_repo.SORTABLE,
-        pk=FileRecord.id,
-        default_sort=[SortField("uploaded_at", descending=True)],
-        search=search,
-        searchable=file_repo.SEARCHABLE,
-    )
+    return await file_repo.LISTING.fetch(session, file_repo.select_live_files(filters), page, sort=sort, search=search)
 
 
 async def upload_file(
@@ -169,3 +167,12 @@ async def collect_blob(database: Database, store: BlobStore, sha256: str) -> boo
         if blob is not None and blob.ref_count > 0:
             return False
         return await store.delete(sha256)
+
+
+async def collect_after_commit(database: Database, store: BlobStore, sha256: str) -> None:
+    """`collect_blob` for a background task after the response: the deletion has committed; a
+    failure only leaves unused bytes behind, so it is logged, not raised."""
+    try:
+        await collect_blob(database, store, sha256)
+    except Exception:
+        log.exception("file.collect_failed", extra={"sha256": sha256})

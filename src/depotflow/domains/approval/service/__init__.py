@@ -5,10 +5,12 @@ describe an object and its canonical content, and what to do when a flow complet
 imports them.
 """
 
+from depotflow.domains.approval.policy import Officer
 from depotflow.domains.approval.service.flows import (
     cancel_flow,
     find_flow,
     flow_reads,
+    flows_for_objects,
     get_flow,
     list_flows,
     list_waiting_for,
@@ -43,6 +45,7 @@ __all__ = [
     "Describe",
     "FlowHook",
     "ObjectType",
+    "Officer",
     "WithdrawCheck",
     "all_flow_ids",
     "cancel_flow",
@@ -50,6 +53,7 @@ __all__ = [
     "create_template",
     "find_flow",
     "flow_reads",
+    "flows_for_objects",
     "get_flow",
     "get_template",
     "list_flows",

@@ -1,13 +1,14 @@
 """Approval flows: starting, listing, status derivation, owner hooks and cancellation."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core import events
 from depotflow.core.clock import utcnow
-from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import Actor
 from depotflow.domains.approval import policy
 from depotflow.domains.approval import repository as approval_repo
@@ -90,20 +91,20 @@ async def find_flow(
     return await approval_repo.find_flow_for(session, object_type, object_id, stage)
 
 
+async def flows_for_objects(
+    session: AsyncSession, /, *, object_type: str, object_ids: Sequence[int], stage: str = ""
+) -> dict[int, ApprovalFlow]:
+    """The flows of many objects at one stage, by object id, in one query."""
+    flows = await approval_repo.flows_for(session, object_type, object_ids, stage)
+    return {flow.object_id: flow for flow in flows}
+
+
 async def list_flows(
     session: AsyncSession, /, *, filters: FlowFilter, page: PageRequest, sort: str | None, search: str | None
 ) -> Page[ApprovalFlow]:
     """Flows, newest first unless sorted otherwise."""
-    return await paginate(
-        session,
-        approval_repo.select_flows(filters),
-        page,
-        sort=sort,
-        sortable=approval_repo.FLOW_SORTABLE,
-        pk=ApprovalFlow.id,
-        default_sort=[SortField("created_at", descending=True)],
-        search=search,
-        searchable=approval_repo.FLOW_SEARCHABLE,
+    return await approval_repo.FLOW_LISTING.fetch(
+        session, approval_repo.select_flows(filters), page, sort=sort, search=search
     )
 
 
@@ -145,16 +146,34 @@ async def start_flow(
     object_id: int,
     stage: str = "",
     template_id: int | None = None,
+    officers: Sequence[policy.Officer] | None = None,
+    min_signatures: int = 0,
 ) -> ApprovalFlow:
     """Start the approval of an object: officers are copied from the template (the active one for the
-    object type and stage unless one is named).
+    object type and stage unless one is named), or given by the owning domain (`officers`, for
+    signatures it asks of one person, such as a QC release).
 
-    Raises: UnknownObjectType, ObjectNotFound, TemplateNotFound, TemplateInactive, TemplateMismatch, FlowExists.
+    Raises: UnknownObjectType, ObjectNotFound, TemplateNotFound, TemplateInactive, TemplateMismatch, FlowExists,
+    InvalidOfficers.
     """
     # Queue behind other writers before reading: a template retired meanwhile is then not found, and a
     # flow started meanwhile is seen.
     await audit_service.lock_chain(session)
     description = await _describe(session, object_type, object_id)
+    if officers is not None:
+        policy.validate_officers(officers, min_signatures)
+        return await _insert_flow(
+            session,
+            object_type=object_type,
+            object_id=object_id,
+            stage=stage,
+            template_id=None,
+            title=description.title,
+            link=description.link,
+            officers=[policy.officer_as_dict(o) for o in officers],
+            min_signatures=min_signatures,
+            sequential=False,
+        )
     if template_id is not None:
         template = await get_template(session, template_id)
         if not template.is_active:
@@ -169,18 +188,45 @@ async def start_flow(
         if found is None:
             raise TemplateNotFound(f"No active approval template for {object_type}/{stage or '-'}.")
         template = found
+    return await _insert_flow(
+        session,
+        object_type=object_type,
+        object_id=object_id,
+        stage=stage,
+        template_id=template.id,
+        title=description.title,
+        link=description.link,
+        officers=[dict(o) for o in template.officers],
+        min_signatures=template.min_signatures,
+        sequential=template.sequential,
+    )
+
+
+async def _insert_flow(
+    session: AsyncSession,
+    *,
+    object_type: str,
+    object_id: int,
+    stage: str,
+    template_id: int | None,
+    title: str,
+    link: str | None,
+    officers: list[dict[str, Any]],
+    min_signatures: int,
+    sequential: bool,
+) -> ApprovalFlow:
     if await approval_repo.find_flow_for(session, object_type, object_id, stage) is not None:
         raise FlowExists(f"{object_type} {object_id} already has an approval flow at stage '{stage}'.")
     flow = ApprovalFlow(
         object_type=object_type,
         object_id=object_id,
         stage=stage,
-        template_id=template.id,
-        title=description.title[:300],
-        link=description.link,
-        officers=[dict(o) for o in template.officers],
-        min_signatures=template.min_signatures,
-        sequential=template.sequential,
+        template_id=template_id,
+        title=title[:300],
+        link=link,
+        officers=officers,
+        min_signatures=min_signatures,
+        sequential=sequential,
         status=FlowStatus.PENDING.value,
     )
     session.add(flow)

@@ -27,7 +27,8 @@ WithdrawCheck = Callable[[AsyncSession, ApprovalFlow], Awaitable[str | None]]
 class ObjectType:
     """What an owning domain tells the approval domain about one of its object types.
 
-    `can_withdraw` returns None when a signature may still be withdrawn, else the reason it may not.
+    `can_withdraw` returns None when a signature may still be withdrawn, else the reason it may not;
+    `can_sign` likewise for new signatures (the object may be in a state that takes none).
     """
 
     describe: Describe
@@ -36,6 +37,7 @@ class ObjectType:
     on_cancelled: FlowHook | None = None
     on_reopened: FlowHook | None = None
     can_withdraw: WithdrawCheck | None = None
+    can_sign: WithdrawCheck | None = None
 
 
 _object_types: dict[str, ObjectType] = {}

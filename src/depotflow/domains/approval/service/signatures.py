@@ -18,6 +18,7 @@ from depotflow.domains.approval.errors import (
     FlowClosed,
     ReasonRequired,
     SignatureNotFound,
+    SigningRefused,
     WithdrawalRefused,
 )
 from depotflow.domains.approval.events import SignatureWithdrawn
@@ -112,6 +113,11 @@ async def sign(
         decision=decision,
         sequential=flow.sequential,
     )
+    owner = _object_types.get(flow.object_type)
+    if owner is not None and owner.can_sign is not None:
+        refusal = await owner.can_sign(session, flow)
+        if refusal is not None:
+            raise SigningRefused(refusal)
     description = await _describe(session, flow.object_type, flow.object_id)
     signature = ApprovalSignature(
         flow_id=flow.id,

@@ -8,6 +8,7 @@ from depotflow.domains.identity.service.login import (
     complete_login,
     confirm_password,
     logout,
+    reauthenticate,
     refresh_staff_status,
 )
 from depotflow.domains.identity.service.roles import (
@@ -72,6 +73,7 @@ __all__ = [
     "logout",
     "me",
     "parse_authorization",
+    "reauthenticate",
     "refresh_staff_status",
     "register_form_resolver",
     "role_reads",

@@ -436,3 +436,25 @@ async def refresh_staff_status(
     session.expire(user)  # `user.role` still holds the role from before `_apply_staff`
     refreshed = await get_user(session, user_id)
     return is_admin_user(refreshed), "inventree"
+
+
+async def reauthenticate(
+    read_session: AsyncSession,
+    session: AsyncSession,
+    actor: Actor,
+    /,
+    *,
+    password: str,
+    ip_address: str | None,
+    security: SecuritySettings,
+    identity: IdentitySettings,
+    purpose: str,
+) -> None:
+    """Password re-entry before an electronic signature: both phases of a login for the actor.
+
+    Raises: PasswordRejected, LoginLocked, IdentityServerUnavailable.
+    """
+    check = await check_login(
+        read_session, username=actor.username, password=password, ip_address=ip_address, identity=identity
+    )
+    await confirm_password(session, actor, check, security=security, purpose=purpose)
