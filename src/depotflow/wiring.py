@@ -11,12 +11,18 @@ from depotflow.domains.approval import service as approval_service
 from depotflow.domains.approval.schemas import ObjectDescription
 from depotflow.domains.audit import permissions as audit_permissions
 from depotflow.domains.audit import service as audit_service
+from depotflow.domains.company import permissions as company_permissions
 from depotflow.domains.config import permissions as config_permissions
 from depotflow.domains.file import permissions as file_permissions
 from depotflow.domains.identity import permissions as identity_permissions
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.errors import RoleNotFound
 from depotflow.domains.part import permissions as part_permissions
+from depotflow.domains.procurement import permissions as procurement_permissions
+from depotflow.domains.procurement import service as procurement_service
+from depotflow.domains.stock import permissions as stock_permissions
+from depotflow.domains.stock import service as stock_service
+from depotflow.domains.stock.enums import QC_OBJECT_TYPE
 
 # Every permission slug the code knows, with its description; migrations seed the same catalogue.
 PERMISSION_CATALOGUE: dict[str, str] = {
@@ -26,6 +32,9 @@ PERMISSION_CATALOGUE: dict[str, str] = {
     **approval_permissions.CATALOGUE,
     **file_permissions.CATALOGUE,
     **part_permissions.CATALOGUE,
+    **company_permissions.CATALOGUE,
+    **stock_permissions.CATALOGUE,
+    **procurement_permissions.CATALOGUE,
 }
 
 
@@ -52,6 +61,10 @@ def configure() -> None:
     assert db_registry.metadata is not None
     audit_service.install()
     approval_service.register_object_type("identity.role", approval_service.ObjectType(describe=describe_role))
+    approval_service.register_object_type(
+        QC_OBJECT_TYPE, approval_service.ObjectType(describe=stock_service.describe_qc_record)
+    )
+    procurement_service.register_approvals()
 
 
 def make_authenticator(settings: Settings):  # type: ignore[no-untyped-def]

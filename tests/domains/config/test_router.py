@@ -26,6 +26,7 @@ ORGANISATION = {
     "phone": "+40 264 000 000",
     "email": "office@acme.example",
     "website": "https://acme.example",
+    "procurement_document_templates": {"PO-STD": "Purchase order", "PO-QC": "QC release note"},
 }
 
 DEFAULT_CONFIG = {
@@ -41,6 +42,7 @@ DEFAULT_CONFIG = {
     "phone": None,
     "email": None,
     "website": None,
+    "procurement_document_templates": {},
 }
 
 
@@ -95,11 +97,19 @@ async def test_null_clears_a_setting_and_restores_the_default_name(
     await client.post("/api/config/", json=ORGANISATION, headers=admin.headers)
 
     response = await client.post(
-        "/api/config/", json={"company_name": None, "company_logo": None, "tax_id": None}, headers=admin.headers
+        "/api/config/",
+        json={"company_name": None, "company_logo": None, "tax_id": None, "procurement_document_templates": None},
+        headers=admin.headers,
     )
 
     assert response.status_code == 200, response.text
-    assert response.json() == {**ORGANISATION, "company_name": "depotflow", "company_logo": None, "tax_id": None}
+    assert response.json() == {
+        **ORGANISATION,
+        "company_name": "depotflow",
+        "company_logo": None,
+        "tax_id": None,
+        "procurement_document_templates": {},
+    }
     branding = await client.get("/api/config/")
     assert branding.json() == {"company_name": "depotflow", "company_logo": None}
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from depotflow.core.db import Database
 from tests.factories.audit import entries
 from tests.factories.identity import MadeUser, make_user
+from tests.factories.stock import make_location
 
 pytestmark = pytest.mark.anyio
 
@@ -208,17 +209,18 @@ async def test_part_round_trip_with_defaults(client: httpx.AsyncClient, database
 async def test_update_changes_only_what_is_sent_and_is_audited(client: httpx.AsyncClient, database: Database) -> None:
     editor = await _editor(database)
     part = await _part(client, editor, "API-7", description="first")
+    location_id = await make_location(database, "WH-1")
 
     response = await client.put(
         f"{BASE}/parts/{part['id']}",
-        json={"name": "Paracetamol", "is_active": False, "default_location_id": 12},
+        json={"name": "Paracetamol", "is_active": False, "default_location_id": location_id},
         headers={**editor.headers, "X-Change-Reason": "renamed"},
     )
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["name"], body["description"], body["is_active"]) == ("Paracetamol", "first", False)
-    assert body["default_location_id"] == 12
+    assert body["default_location_id"] == location_id
     assert body["created_at"] == part["created_at"]
     assert body["updated_at"] >= part["updated_at"]
     [entry] = await entries(database, action="part.update")
@@ -230,6 +232,17 @@ async def test_update_changes_only_what_is_sent_and_is_audited(client: httpx.Asy
     # Deactivated parts stay readable; there is no delete.
     assert (await client.get(f"{BASE}/parts/{part['id']}", headers=editor.headers)).json()["is_active"] is False
     assert (await client.delete(f"{BASE}/parts/{part['id']}", headers=editor.headers)).status_code == 405
+
+
+async def test_an_unknown_default_location_is_refused(client: httpx.AsyncClient, database: Database) -> None:
+    editor = await _editor(database)
+    part = await _part(client, editor, "API-8")
+    before = await _row_counts(database)
+
+    response = await client.put(f"{BASE}/parts/{part['id']}", json={"default_location_id": 999}, headers=editor.headers)
+
+    assert (response.status_code, response.json()["code"]) == (422, "part.unknown_reference")
+    assert await _row_counts(database) == before
 
 
 async def test_duplicate_ipn_is_refused(client: httpx.AsyncClient, database: Database) -> None:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, StringConstraints
+from pydantic import BaseModel, BeforeValidator, EmailStr, Field, StringConstraints
 
 from depotflow.core.schemas import InputSchema
 
@@ -25,10 +25,13 @@ def _upper(value: object) -> object:
 
 # ISO 3166-1 alpha-2, any case. (StringConstraints checks `pattern` before `to_upper`, so "ro" would fail.)
 Country = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{2}$")]
+TemplateCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
 Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^https?://[^\s]+$")]
 
 BRANDING_KEYS = ("company_name", "company_logo")
-DEFAULTS: dict[str, object] = {"company_name": "depotflow", "company_logo": None}
+DEFAULTS: dict[str, object] = {"company_name": "depotflow", "company_logo": None, "procurement_document_templates": {}}
 
 
 class Branding(BaseModel):
@@ -51,6 +54,8 @@ class ConfigUpdate(InputSchema):
     phone: Text100 | None = None
     email: EmailStr | None = None
     website: Website | None = None
+    # Document template codes offered for purchase orders: {code: display name}.
+    procurement_document_templates: dict[TemplateCode, Text200] | None = Field(default=None, max_length=50)
 
 
 class ConfigRead(BaseModel):
@@ -66,3 +71,4 @@ class ConfigRead(BaseModel):
     phone: str | None = None
     email: str | None = None
     website: str | None = None
+    procurement_document_templates: dict[str, str] = Field(default_factory=dict)

@@ -29,8 +29,9 @@ async def get_config(session: AsyncSession, /) -> ConfigRead:
 async def update_config(session: AsyncSession, actor: Actor, /, *, data: ConfigUpdate) -> ConfigRead:
     """Set the given keys (null clears an optional key); unknown keys never reach here."""
     changes = data.model_dump(exclude_unset=True, mode="json")
-    if changes.get("company_name", "") is None:
-        changes["company_name"] = DEFAULTS["company_name"]
+    for key in ("company_name", "procurement_document_templates"):
+        if key in changes and changes[key] is None:
+            changes[key] = DEFAULTS[key]  # null restores the default of a setting that always has a value
     if not changes:
         return await get_config(session)
     # Queue behind other writers before reading: concurrent saves then neither insert the same key

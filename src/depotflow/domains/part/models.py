@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from depotflow.core.clock import utcnow
@@ -39,8 +39,7 @@ class PartCategory(Base):
 class Part(Base):
     """A part: master data only, no stock.
 
-    `default_location_id` has no foreign key yet: stock locations arrive in a later slice, which
-    will add the constraint.
+    `default_location_id` names a stock location (the stock domain owns that table).
     """
 
     __tablename__ = "part"
@@ -59,6 +58,6 @@ class Part(Base):
     requires_qc_release: Mapped[bool] = mapped_column(Boolean, default=True)
     tracks_batch: Mapped[bool] = mapped_column(Boolean, default=True)
     tracks_expiry: Mapped[bool] = mapped_column(Boolean, default=True)
-    default_location_id: Mapped[int | None] = mapped_column(BigInteger)
+    default_location_id: Mapped[int | None] = mapped_column(IdFK, ForeignKey("stock_location.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -2,10 +2,10 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from depotflow.core.listing import ColumnLike
+from depotflow.core.listing import ColumnLike, Listing, SortField
 from depotflow.domains.part.models import Part, PartCategory, PartUnit
 from depotflow.domains.part.schemas import CategoryFilter, PartFilter, UnitFilter
 
@@ -15,6 +15,13 @@ CATEGORY_SORTABLE: dict[str, ColumnLike] = {"name": PartCategory.name}
 CATEGORY_SEARCHABLE: Sequence[ColumnLike] = (PartCategory.name, PartCategory.description)
 PART_SORTABLE: dict[str, ColumnLike] = {"ipn": Part.ipn, "name": Part.name, "created_at": Part.created_at}
 PART_SEARCHABLE: Sequence[ColumnLike] = (Part.ipn, Part.name, Part.description)
+UNIT_LISTING = Listing(
+    sortable=UNIT_SORTABLE, pk=PartUnit.id, default_sort=[SortField("code")], searchable=UNIT_SEARCHABLE
+)
+CATEGORY_LISTING = Listing(
+    sortable=CATEGORY_SORTABLE, pk=PartCategory.id, default_sort=[SortField("name")], searchable=CATEGORY_SEARCHABLE
+)
+PART_LISTING = Listing(sortable=PART_SORTABLE, pk=Part.id, default_sort=[SortField("ipn")], searchable=PART_SEARCHABLE)
 
 
 def select_units(f: UnitFilter) -> Select[PartUnit]:
@@ -81,4 +88,20 @@ async def has_children(session: AsyncSession, category_id: int) -> bool:
 
 async def has_parts(session: AsyncSession, category_id: int) -> bool:
     stmt = select(Part.id).where(Part.category_id == category_id).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def parts_by_id(session: AsyncSession, ids: set[int]) -> list[Part]:
+    if not ids:
+        return []
+    return list((await session.execute(select(Part).where(Part.id.in_(ids)))).scalars().all())
+
+
+# The stock domain (a layer above) owns locations; parts only name one, so this checks the row by
+# table name without importing that domain.
+_stock_location = table("stock_location", column("id"))
+
+
+async def location_exists(session: AsyncSession, location_id: int) -> bool:
+    stmt = select(_stock_location.c.id).where(_stock_location.c.id == location_id)
     return (await session.execute(stmt)).first() is not None

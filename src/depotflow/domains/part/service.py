@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.clock import utcnow
 from depotflow.core.errors import FieldError
-from depotflow.core.listing import Page, PageRequest, SortField, paginate
+from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import Actor
+from depotflow.core.tree import Tree, path_of, would_cycle
 from depotflow.domains.part import repository as part_repo
 from depotflow.domains.part.errors import (
     CategoryCycle,
@@ -41,10 +42,6 @@ from depotflow.domains.part.schemas import (
     UnitUpdate,
 )
 
-PATH_SEPARATOR = " / "
-Tree = dict[int, tuple[str, int | None]]
-
-
 # --- units -------------------------------------------------------------------------------------
 
 
@@ -63,17 +60,7 @@ async def get_unit(session: AsyncSession, unit_id: int) -> PartUnit:
 async def list_units(
     session: AsyncSession, /, *, filters: UnitFilter, page: PageRequest, sort: str | None, search: str | None
 ) -> Page[PartUnit]:
-    return await paginate(
-        session,
-        part_repo.select_units(filters),
-        page,
-        sort=sort,
-        sortable=part_repo.UNIT_SORTABLE,
-        pk=PartUnit.id,
-        default_sort=[SortField("code")],
-        search=search,
-        searchable=part_repo.UNIT_SEARCHABLE,
-    )
+    return await part_repo.UNIT_LISTING.fetch(session, part_repo.select_units(filters), page, sort=sort, search=search)
 
 
 async def _check_unit_code(session: AsyncSession, code: str, unit_id: int | None = None) -> None:
@@ -106,15 +93,6 @@ async def update_unit(session: AsyncSession, actor: Actor, /, *, unit_id: int, d
 # --- categories --------------------------------------------------------------------------------
 
 
-def path_of(tree: Tree, category_id: int) -> str:
-    names: list[str] = []
-    current: int | None = category_id
-    while current is not None and current in tree and len(names) <= len(tree):
-        name, current = tree[current]
-        names.append(name)
-    return PATH_SEPARATOR.join(reversed(names))
-
-
 def category_read(category: PartCategory, tree: Tree) -> CategoryRead:
     return CategoryRead(
         id=category.id,
@@ -140,16 +118,8 @@ async def get_category(session: AsyncSession, category_id: int) -> PartCategory:
 async def list_categories(
     session: AsyncSession, /, *, filters: CategoryFilter, page: PageRequest, sort: str | None, search: str | None
 ) -> Page[PartCategory]:
-    return await paginate(
-        session,
-        part_repo.select_categories(filters),
-        page,
-        sort=sort,
-        sortable=part_repo.CATEGORY_SORTABLE,
-        pk=PartCategory.id,
-        default_sort=[SortField("name")],
-        search=search,
-        searchable=part_repo.CATEGORY_SEARCHABLE,
+    return await part_repo.CATEGORY_LISTING.fetch(
+        session, part_repo.select_categories(filters), page, sort=sort, search=search
     )
 
 
@@ -195,16 +165,12 @@ async def update_category(
     parent_id = changes.get("parent_id", category.parent_id)
     if "parent_id" in changes and parent_id is not None:
         await _check_parent(session, parent_id)
-        tree = await category_tree(session)
-        ancestor: int | None = parent_id
-        while ancestor is not None:
-            if ancestor == category.id:
-                raise CategoryCycle(
-                    "A category cannot be moved under itself or one of its descendants.",
-                    details={"category_id": category.id, "parent_id": parent_id},
-                    fields=[FieldError(("body", "parent_id"), "cycle", "is the category or one of its descendants")],
-                )
-            ancestor = tree[ancestor][1] if ancestor in tree else None
+        if would_cycle(await category_tree(session), category.id, parent_id):
+            raise CategoryCycle(
+                "A category cannot be moved under itself or one of its descendants.",
+                details={"category_id": category.id, "parent_id": parent_id},
+                fields=[FieldError(("body", "parent_id"), "cycle", "is the category or one of its descendants")],
+            )
     await _check_sibling_name(session, parent_id, changes.get("name", category.name), category.id)
     for key, value in changes.items():
         setattr(category, key, value)
@@ -268,17 +234,7 @@ async def list_parts(
     session: AsyncSession, /, *, filters: PartFilter, page: PageRequest, sort: str | None, search: str | None
 ) -> Page[Part]:
     """Parts by IPN unless sorted otherwise; search matches IPN, name and description."""
-    return await paginate(
-        session,
-        part_repo.select_parts(filters),
-        page,
-        sort=sort,
-        sortable=part_repo.PART_SORTABLE,
-        pk=Part.id,
-        default_sort=[SortField("ipn")],
-        search=search,
-        searchable=part_repo.PART_SEARCHABLE,
-    )
+    return await part_repo.PART_LISTING.fetch(session, part_repo.select_parts(filters), page, sort=sort, search=search)
 
 
 async def _check_part_refs(session: AsyncSession, changes: dict[str, Any]) -> None:
@@ -292,6 +248,12 @@ async def _check_part_refs(session: AsyncSession, changes: dict[str, Any]) -> No
         raise UnknownReference(
             f"Category {category_id} does not exist.",
             fields=[FieldError(("body", "category_id"), "unknown", "no such category")],
+        )
+    location_id = changes.get("default_location_id")
+    if location_id is not None and not await part_repo.location_exists(session, location_id):
+        raise UnknownReference(
+            f"Stock location {location_id} does not exist.",
+            fields=[FieldError(("body", "default_location_id"), "unknown", "no such stock location")],
         )
 
 
@@ -344,3 +306,8 @@ async def update_part(session: AsyncSession, actor: Actor, /, *, part_id: int, d
         part.updated_at = utcnow()
     await _flush_part(session, part.ipn)
     return part
+
+
+async def parts_by_id(session: AsyncSession, ids: set[int]) -> list[Part]:
+    """The parts with these ids (one query); missing ids are left out."""
+    return await part_repo.parts_by_id(session, ids)

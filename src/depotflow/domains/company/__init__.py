@@ -1,0 +1,1 @@
+"""Companies: suppliers, manufacturers and customers, and the parts suppliers sell."""

@@ -1,0 +1,1 @@
+"""Procurement: purchase orders from pending through approval, receipt and QC release."""

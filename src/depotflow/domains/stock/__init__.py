@@ -1,0 +1,1 @@
+"""Stock: locations, stock statuses, lots and the one append-only movement ledger."""
