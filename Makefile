@@ -33,8 +33,8 @@ $(UV):
 
 setup: sysdeps .venv/.synced
 
-run: setup  ## migrate ./var/depotflow.db, create the first admin (printed once), serve
-	.venv/bin/depotflow serve --host $(HOST) --port $(PORT)
+run: setup  ## migrate ./var/depotflow.db, create the first admin and, on an empty database, the demo plant (passwords printed once), serve
+	.venv/bin/depotflow demo --if-empty && .venv/bin/depotflow serve --host $(HOST) --port $(PORT)
 
 lint: setup
 	.venv/bin/ruff check src tests bench docs
@@ -45,9 +45,10 @@ lint: setup
 test: setup lint  ## the whole suite, every database test on SQLite and PostgreSQL
 	$(PY) -m pytest
 
-bench: setup  ## load benchmark: authenticated route vs hello-world baseline (needs wrk)
+bench: setup  ## load benchmarks against the hello-world baseline: authenticated route, procurement (needs wrk)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/auth_vs_baseline.py
+	$(PY) bench/procurement_vs_baseline.py
 
 clean:
 	rm -rf .venv .tools var

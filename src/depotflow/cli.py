@@ -1,4 +1,5 @@
-"""The `depotflow` command: serve, migrate, create-user, openapi, audit verify, approvals verify."""
+"""The `depotflow` command: serve, migrate, create-user, demo, openapi, audit verify, approvals verify,
+stock check."""
 
 import argparse
 import asyncio
@@ -6,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from depotflow import wiring
+from depotflow import demo, wiring
 from depotflow.core import migrate as migrations
 from depotflow.core.context import ChangeContext
 from depotflow.core.db import Database
@@ -19,6 +20,7 @@ from depotflow.domains.audit import service as audit_service
 from depotflow.domains.identity import repository as identity_repo_for_cli
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.schemas import UserCreate
+from depotflow.domains.stock import service as stock_service
 
 
 def _context(command: str) -> ChangeContext:
@@ -99,6 +101,66 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_create_user(settings, args))
 
 
+async def _load_demo(settings: Settings, *, if_empty: bool) -> tuple[demo.DatabaseState, demo.DemoResult | None]:
+    wiring.configure()
+    db = Database(settings.resolved_database_url)
+    try:
+        async with db.unit_of_work(_context("demo: demo data")) as session:
+            state = await demo.inspect(session)
+            if state is demo.DatabaseState.LOADED or (if_empty and state is not demo.DatabaseState.EMPTY):
+                return state, None
+            result = await demo.load(
+                session,
+                security=settings.security,
+                procurement=settings.procurement,
+                secret=settings.resolved_secret_key(),
+            )
+    finally:
+        await db.dispose()
+    return state, result
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, create the first administrator (printed once, as `serve` would) and load the demo."""
+    if not args.no_migrate:
+        migrations.upgrade(settings.resolved_database_url)
+    banner = "=" * 72
+    created = asyncio.run(_bootstrap(settings))
+    if created:
+        username, password = created
+        print(
+            f"{banner}\n  First start: an administrator account was created.\n"
+            f"  username: {username}\n  password: {password}\n"
+            f"  This password is shown once; you will be asked to change it.\n{banner}",
+            flush=True,
+        )
+    try:
+        state, result = asyncio.run(_load_demo(settings, if_empty=args.if_empty))
+    except DepotflowError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    if result is None:
+        if state is demo.DatabaseState.LOADED:
+            print(f"Demo data is already loaded (user '{demo.MARKER_USERNAME}' exists); nothing changed.")
+        else:
+            print("The database already holds users or companies; demo data not loaded (--if-empty).")
+        return 0
+    width = max(len(u.username) for u in result.users)
+    secret_width = max(len(u.password) for u in result.users)
+    rows = "\n".join(
+        f"  {u.username:<{width}}  {u.password:<{secret_width}}  {u.role} ({u.name})" for u in result.users
+    )
+    orders = ", ".join(f"{reference} {state}" for reference, state in result.orders.items())
+    print(
+        f"{banner}\n  Demo data loaded: a small pharmaceutical plant.\n"
+        f"  {'username':<{width}}  {'password':<{secret_width}}  role\n{rows}\n"
+        f"  Purchase orders: {orders}.\n"
+        f"  These passwords are shown once; demo accounts need not change them.\n{banner}",
+        flush=True,
+    )
+    return 0
+
+
 def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
     from depotflow.main import create_app  # noqa: PLC0415 - keeps `depotflow migrate` light
 
@@ -120,6 +182,21 @@ async def _audit_verify(settings: Settings) -> int:
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_audit_verify(settings))
+
+
+async def _stock_check(settings: Settings) -> int:
+    db = Database(settings.resolved_database_url)
+    try:
+        async with db.session(write=False) as session:
+            report = await stock_service.check_ledger(session)
+    finally:
+        await db.dispose()
+    print(report.model_dump_json(indent=2))
+    return 0 if report.ok else 1
+
+
+def cmd_stock_check(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_stock_check(settings))
 
 
 async def _approvals_verify(settings: Settings, flow_id: int | None) -> int:
@@ -178,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--role", help="slug of the role to give the account")
     create_user.set_defaults(func=cmd_create_user)
 
+    demo_cmd = sub.add_parser(
+        "demo", help="load a small demo plant (users, suppliers, parts, orders); does nothing if it is there"
+    )
+    demo_cmd.add_argument(
+        "--if-empty", action="store_true", help="load only into a database with no users but the first admin"
+    )
+    demo_cmd.add_argument("--no-migrate", action="store_true", help="do not upgrade the database first")
+    demo_cmd.set_defaults(func=cmd_demo)
+
     openapi = sub.add_parser("openapi", help="print the OpenAPI document as JSON (needs no database)")
     openapi.add_argument("--pretty", action="store_true")
     openapi.set_defaults(func=cmd_openapi)
@@ -194,6 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     approvals_verify.add_argument("--flow", type=int, default=None, help="only this flow")
     approvals_verify.set_defaults(func=cmd_approvals_verify)
+
+    stock = sub.add_parser("stock", help="stock ledger tools")
+    stock_sub = stock.add_subparsers(dest="stock_command", required=True)
+    stock_check = stock_sub.add_parser(
+        "check", help="recompute balances and lot invariants from the movement ledger; exit 1 on any problem"
+    )
+    stock_check.set_defaults(func=cmd_stock_check)
     return parser
 
 
