@@ -8,13 +8,13 @@ export UV_COMPILE_BYTECODE := 1
 # Byte-code caching keeps every `depotflow` process start (CLI tests, serve) fast.
 unexport PYTHONDONTWRITEBYTECODE
 
-APT_PKGS := postgresql libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+APT_PKGS := postgresql chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 UV := .tools/bin/uv
 PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: sysdeps setup run test lint bench clean
+.PHONY: sysdeps setup assets run test lint bench clean
 
 sysdeps:  ## Debian packages (only when root and something is missing)
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -31,7 +31,18 @@ $(UV):
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked -q && touch $@
 
-setup: sysdeps .venv/.synced
+# Front-end assets (Bootstrap, htmx, icon sprite; axe-core for the browser tests) from package-lock.json,
+# copied out of node_modules by scripts/vendor.mjs. The vendor directories are git-ignored build output.
+VENDOR_STAMP := src/depotflow/ui/static/vendor/.built
+
+$(VENDOR_STAMP): package.json package-lock.json scripts/vendor.mjs scripts/vendor-manifest.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	node scripts/vendor.mjs
+	touch $@
+
+assets: $(VENDOR_STAMP)  ## vendor the front-end assets (needs node and npm)
+
+setup: sysdeps .venv/.synced $(VENDOR_STAMP)
 
 run: setup  ## migrate ./var/depotflow.db, create the first admin and, on an empty database, the demo plant (passwords printed once), serve
 	.venv/bin/depotflow demo --if-empty && .venv/bin/depotflow serve --host $(HOST) --port $(PORT)
@@ -51,4 +62,4 @@ bench: setup  ## load benchmarks against the hello-world baseline: authenticated
 	$(PY) bench/procurement_vs_baseline.py
 
 clean:
-	rm -rf .venv .tools var
+	rm -rf .venv .tools var node_modules src/depotflow/ui/static/vendor tests/e2e/vendor

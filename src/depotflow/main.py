@@ -11,6 +11,7 @@ from depotflow.api import native
 from depotflow.core.db import Database
 from depotflow.core.settings import Settings, get_settings
 from depotflow.domains.file.storage import LocalBlobStore
+from depotflow.ui import app as ui_app
 from depotflow.web import problems
 from depotflow.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from depotflow.web.routing import operation_id
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.db = database
     problems.install(app)
     native.include_routers(app)
+    ui_app.install(app, settings)
 
     # Outermost first: request id and security headers on everything (CORS preflights included),
     # then CORS, so that a 413 from the body limit still carries the headers an allowed origin needs.

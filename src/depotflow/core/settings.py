@@ -6,6 +6,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -74,6 +75,28 @@ class ProcurementSettings(BaseModel):
     over_receipt_tolerance_percent: Decimal = Field(default=Decimal(0), ge=0, le=100, decimal_places=2)
 
 
+class WebSettings(BaseModel):
+    """The browser UI at /web/: its session cookie, language and time zone."""
+
+    # Plain-HTTP development and the browser tests on 127.0.0.1 only: drops `Secure` and the
+    # `__Host-` cookie prefix. Refused in production.
+    insecure_cookies: bool = False
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_minutes: int = Field(default=12 * 60, ge=5, le=7 * 24 * 60)
+    default_locale: Literal["en", "ro"] = "en"
+    # Times are stored in UTC and shown in the plant's time zone.
+    timezone: str = "Europe/Bucharest"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone: {value}") from exc
+        return value
+
+
 class IdentitySettings(BaseModel):
     mode: Literal["local", "inventree"] = "local"
     inventree_url: str | None = None
@@ -108,6 +131,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = IdentitySettings()
     storage: StorageSettings = StorageSettings()
     procurement: ProcurementSettings = ProcurementSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -135,6 +159,8 @@ class Settings(BaseSettings):
     def _production_needs_secrets(self) -> "Settings":
         if self.env == "production" and self.secret_key is None:
             raise ValueError("DEPOTFLOW_SECRET_KEY must be set in production (no default is used)")
+        if self.env == "production" and self.web.insecure_cookies:
+            raise ValueError("web.insecure_cookies is for plain-HTTP development only; it is refused in production")
         return self
 
     @property

@@ -37,7 +37,22 @@ DOCS_CSP = (
 )
 
 
+# The browser UI (ui.md §11.5): scripts and styles only from our own static files; inline `style=""`
+# attributes only (progress widths); no inline script, no eval, nothing from another origin.
+WEB_CSP = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    b"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; form-action 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+WEB_HEADERS: list[tuple[bytes, bytes]] = [
+    (k, WEB_CSP if k == b"content-security-policy" else b"same-origin" if k == b"referrer-policy" else v)
+    for k, v in SECURITY_HEADERS
+]
+
+
 def _security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    if path == "/web" or path.startswith("/web/"):
+        return WEB_HEADERS
     if path not in DOCS_PATHS:
         return SECURITY_HEADERS
     return [(k, DOCS_CSP if k == b"content-security-policy" else v) for k, v in SECURITY_HEADERS]

@@ -42,6 +42,8 @@ class User(TimestampMixin, Base):
     last_name: Mapped[str] = mapped_column(String(150), default="")
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(50))
+    # The user's UI language ("en", "ro"); None follows the browser and the plant default.
+    locale: Mapped[str | None] = mapped_column(String(10))
     role_id: Mapped[int | None] = mapped_column(IdFK, ForeignKey("identity_role.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     auth_source: Mapped[str] = mapped_column(String(20), default="local")
@@ -66,6 +68,9 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(IdPK, primary_key=True)
     user_id: Mapped[int] = mapped_column(IdFK, ForeignKey("identity_user.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "api": a bearer token; "web": a browser session (cookie only, sliding idle expiry). Neither is
+    # accepted where the other is expected.
+    kind: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -74,6 +79,20 @@ class ApiToken(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     # The identity server's own token (InvenTree mode), sealed with our token: only its holder can unlock it.
     upstream_sealed: Mapped[str | None] = mapped_column(String(1024))
+
+
+class WebSessionActivity(Base):
+    """When a browser session was last used, for its idle timeout.
+
+    Kept beside the token and out of the audit trail: it changes on every minute of use, while the
+    session's start, end and idle expiry are audited on the token itself.
+    """
+
+    __tablename__ = "identity_web_activity"
+    __audit__ = False
+
+    token_id: Mapped[int] = mapped_column(IdFK, ForeignKey("identity_token.id"), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LoginThrottle(Base):

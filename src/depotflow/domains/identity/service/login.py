@@ -214,8 +214,13 @@ async def complete_login(
     user_agent: str | None,
     security: SecuritySettings,
     identity: IdentitySettings,
+    kind: Literal["api", "web"] = "api",
+    ttl_minutes: int | None = None,
 ) -> LoginResult:
     """Second phase of a login: record the attempt and, when it succeeded, issue a token.
+
+    `kind="web"` issues a browser session (accepted only from the UI's cookie) that expires after
+    `ttl_minutes` unless `extend_web_session` slides it on.
 
     A failed attempt, a lock and an unreachable identity server are committed before the error is
     raised, so the throttle counters and the audit trail keep them.
@@ -258,8 +263,9 @@ async def complete_login(
     api_token = ApiToken(
         user_id=user.id,
         token_hash=token_digest(raw),
+        kind=kind,
         created_at=now,
-        expires_at=now + timedelta(minutes=security.token_ttl_minutes),
+        expires_at=now + timedelta(minutes=ttl_minutes or security.token_ttl_minutes),
         ip_address=ip_address,
         user_agent=(user_agent or None) and user_agent[:512],
         upstream_sealed=seal(raw, check.upstream_token) if check.upstream_token else None,
@@ -272,7 +278,12 @@ async def complete_login(
         action="auth.login",
         entity_type="identity_user",
         entity_id=user.id,
-        details={"identity_server": identity.mode, "token_id": api_token.id, "is_staff": is_admin_user(user)},
+        details={
+            "identity_server": identity.mode,
+            "token_id": api_token.id,
+            "is_staff": is_admin_user(user),
+            "session": kind,
+        },
     )
     return LoginResult(token=raw, expires_at=api_token.expires_at, user=user)
 

@@ -3,12 +3,13 @@
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.clock import utcnow
+from depotflow.core.context import set_actor
 from depotflow.core.security import (
     Actor,
     token_digest,
@@ -22,7 +23,7 @@ from depotflow.domains.identity.errors import (
     TokenRevoked,
     UserInactive,
 )
-from depotflow.domains.identity.models import ApiToken, User
+from depotflow.domains.identity.models import ApiToken, User, WebSessionActivity
 from depotflow.domains.identity.schemas import (
     Me,
     RoleRef,
@@ -41,6 +42,9 @@ class Principal:
     must_change_password: bool
     auth_source: str
     token_expires_at: datetime
+    token_kind: str = "api"
+    token_created_at: datetime | None = None
+    locale: str | None = None
 
 
 @dataclass(slots=True)
@@ -102,16 +106,28 @@ def parse_authorization(header: str | None) -> str:
     return value
 
 
-def cached_principal(token: str) -> Principal | None:
-    """The principal for `token` if this process resolved it recently; never touches the database."""
-    return _cache.get(token_digest(token))
+def cached_principal(token: str, *, kind: str = "api") -> Principal | None:
+    """The principal for a `kind` token this process resolved recently; never touches the database."""
+    principal = _cache.get(token_digest(token))
+    return principal if principal is not None and principal.token_kind == kind else None
 
 
-async def authenticate(session: AsyncSession, token: str, *, cache_seconds: float) -> Principal:
+async def authenticate(
+    session: AsyncSession, token: str, *, cache_seconds: float, kind: str = "api"
+) -> Principal:
     """Resolve a raw token into a principal; concurrent lookups of one token share one query.
+
+    A token of another kind (a browser session presented as a bearer token) is invalid here.
 
     Raises: InvalidToken, TokenExpired, TokenRevoked, UserInactive.
     """
+    principal = await _authenticate_any(session, token, cache_seconds=cache_seconds)
+    if principal.token_kind != kind:
+        raise InvalidToken("Invalid token.")
+    return principal
+
+
+async def _authenticate_any(session: AsyncSession, token: str, *, cache_seconds: float) -> Principal:
     digest = token_digest(token)
     cached = _cache.get(digest)
     if cached is not None:
@@ -174,6 +190,9 @@ def _principal(user: User, api_token: ApiToken) -> Principal:
         must_change_password=user.must_change_password,
         auth_source=user.auth_source,
         token_expires_at=api_token.expires_at,
+        token_kind=api_token.kind,
+        token_created_at=api_token.created_at,
+        locale=user.locale,
     )
 
 
@@ -210,3 +229,49 @@ async def revoke_all_tokens(
         revoked += 1
     invalidate_tokens(session)
     return revoked
+
+
+
+async def web_session_last_seen(session: AsyncSession, principal: Principal, /) -> datetime | None:
+    """When the browser session was last used (its start when never since); None for other tokens."""
+    token_id = principal.actor.token_id
+    if principal.token_kind != "web" or token_id is None:
+        return None
+    activity = await session.get(WebSessionActivity, token_id)
+    return activity.last_seen_at if activity is not None else principal.token_created_at
+
+
+def web_session_needs_touch(last_seen: datetime | None, /, *, idle_minutes: int) -> bool:
+    """True when `touch_web_session` would write: the session went idle, or a minute has passed."""
+    if last_seen is None:
+        return False
+    elapsed = utcnow() - last_seen
+    return elapsed > timedelta(minutes=idle_minutes) or elapsed >= timedelta(minutes=1)
+
+
+async def touch_web_session(session: AsyncSession, principal: Principal, /, *, idle_minutes: int) -> bool:
+    """Record activity on a browser session; False (and the session revoked) once it sat idle too long.
+
+    Activity is written at most once a minute; the idle limit is checked on every call.
+    """
+    token_id = principal.actor.token_id
+    if principal.token_kind != "web" or token_id is None:
+        return False
+    now = utcnow()
+    activity = await session.get(WebSessionActivity, token_id)
+    last_seen = activity.last_seen_at if activity is not None else principal.token_created_at or now
+    if now - last_seen > timedelta(minutes=idle_minutes):
+        api_token = await identity_repo.find_token(session, token_id)
+        if api_token is not None and api_token.revoked_at is None:
+            set_actor(session.sync_session, principal.actor)
+            api_token.revoked_at = now
+            api_token.revoked_reason = "idle_timeout"
+            await session.flush()
+        invalidate_tokens(session)
+        return False
+    if activity is None:
+        session.add(WebSessionActivity(token_id=token_id, last_seen_at=now))
+    elif now - activity.last_seen_at >= timedelta(minutes=1):
+        activity.last_seen_at = now
+    await session.flush()
+    return True

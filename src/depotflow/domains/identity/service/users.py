@@ -239,3 +239,12 @@ async def display_names(
 ) -> tuple[dict[int, str], dict[int, str]]:
     """Usernames and role names for many ids in two queries (missing ids are left out)."""
     return await identity_repo.usernames(session, user_ids), await identity_repo.role_names(session, role_ids)
+
+
+async def set_own_locale(session: AsyncSession, actor: Actor, /, *, locale: str | None) -> None:
+    """The actor's UI language ("en", "ro"; None follows the browser)."""
+    user = await get_user(session, actor.user_id or 0)
+    if user.locale != locale:
+        user.locale = locale
+        invalidate_tokens(session)
+        await session.flush()

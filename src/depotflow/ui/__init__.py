@@ -1,0 +1,1 @@
+"""Browser UI served at /web/."""

@@ -1,0 +1,215 @@
+"""Rendering: one Jinja environment for the UI, the per-request context, and the htmx partial
+protocol (the same route answers a full page, or one named block when htmx asks for it)."""
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from depotflow import __version__
+from depotflow.core.context import request_id_var
+from depotflow.core.settings import Settings
+from depotflow.ui import csrf, i18n, labels, nav
+from depotflow.ui.assets import STATIC_DIR, AssetManifest
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+FLASH_COOKIE = "df_flash"
+
+
+@dataclass(slots=True)
+class UiState:
+    """What the UI keeps on `app.state.ui`."""
+
+    env: jinja2.Environment
+    assets: AssetManifest
+    secret: str
+    settings: Settings
+    available_pages: frozenset[str] = frozenset()
+    flash: URLSafeSerializer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.flash = URLSafeSerializer(self.secret, salt="depotflow-flash")
+
+
+def make_environment(*, strict: bool = False) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined if strict else jinja2.ChainableUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    i18n.install(env)
+    env.globals["state_style"] = labels.state_style
+    env.globals["tojson_attr"] = lambda value: json.dumps(value, separators=(",", ":"))
+    return env
+
+
+def make_ui_state(settings: Settings) -> UiState:
+    return UiState(
+        env=make_environment(strict=settings.env == "test"),
+        assets=AssetManifest(STATIC_DIR),
+        secret=settings.resolved_secret_key(),
+        settings=settings,
+    )
+
+
+def ui_state(request: Request) -> UiState:
+    state: UiState = request.app.state.ui
+    return state
+
+
+def locale_of(request: Request) -> str:
+    cached = getattr(request.state, "locale", None)
+    if isinstance(cached, str):
+        return cached
+    settings = ui_state(request).settings
+    user = getattr(request.state, "web_user", None)
+    locale = i18n.negotiate(
+        profile=user.principal.locale if user is not None else None,
+        cookie=request.cookies.get("df_lang"),
+        accept_language=request.headers.get("accept-language"),
+        default=settings.web.default_locale,
+    )
+    request.state.locale = locale
+    return locale
+
+
+def pop_flash(request: Request) -> list[dict[str, str]]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return []
+    try:
+        value = ui_state(request).flash.loads(raw)
+    except BadSignature:
+        return []
+    request.state.flash_consumed = True
+    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+
+
+def flash(response: Response, request: Request, message: str, *, level: str = "success") -> None:
+    """A message shown once on the next full page (post, redirect, get)."""
+    value = ui_state(request).flash.dumps([{"level": level, "text": message}])
+    response.set_cookie(FLASH_COOKIE, value, max_age=120, path="/web", httponly=True, samesite="lax")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true" and "hx-history-restore-request" not in request.headers
+
+
+def base_context(request: Request) -> dict[str, Any]:
+    state = ui_state(request)
+    locale = locale_of(request)
+    user = getattr(request.state, "web_user", None)
+    settings = state.settings
+    if user is not None:
+        csrf_token = user.csrf_token
+    else:
+        csrf_token = csrf.token_for(state.secret, anonymous_binding(request))
+    ctx: dict[str, Any] = {
+        "request": request,
+        "locale": locale,
+        "tz": settings.web.timezone,
+        "user": user,
+        "actor": user.actor if user is not None else None,
+        "csrf_token": csrf_token,
+        "hx_headers": json.dumps({"X-CSRF-Token": csrf_token}),
+        "asset": state.assets.url,
+        "version": __version__,
+        "request_id": request_id_var.get(),
+        "query_with": lambda **changes: query_with(request, **changes),
+        "state_label": lambda kind, slug: translate(locale, labels.state_msgid(kind, slug)),
+        "meaning_label": lambda slug: translate(locale, labels.MEANING_LABELS.get(slug, slug)),
+        "locales": i18n.LOCALE_NAMES,
+        "flashes": pop_flash(request),
+        "menu": nav.menu(user.actor, available=state.available_pages) if user is not None else [],
+        "session_expires_at": user.principal.token_expires_at if user is not None else None,
+        "idle_minutes": settings.web.session_idle_minutes,
+    }
+    ctx.update(i18n.gettext_callables(locale))
+    return ctx
+
+
+def anonymous_binding(request: Request) -> str:
+    """The pre-session value a sign-in form's CSRF token is bound to (set by the middleware)."""
+    value = getattr(request.state, "pre_session", None) or request.cookies.get(csrf.PRE_SESSION_COOKIE) or ""
+    return "pre:" + value
+
+
+def translate(locale: str, msgid: str) -> str:
+    return str(i18n.gettext_callables(locale)["gettext"](msgid))
+
+
+def query_with(request: Request, **changes: Any) -> str:
+    """The current URL's query string with some parameters replaced (None removes them)."""
+    items = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+    for key, value in changes.items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            items.extend((key, str(v)) for v in value)
+        else:
+            items.append((key, str(value)))
+    return "?" + urlencode(items) if items else "?"
+
+
+def render_block(template: jinja2.Template, block: str, ctx: Mapping[str, Any]) -> str:
+    context = template.new_context(dict(ctx))
+    return "".join(template.blocks[block](context))
+
+
+def render(
+    request: Request,
+    template: str,
+    ctx: Mapping[str, Any] | None = None,
+    *,
+    blocks: Iterable[str] = (),
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A full page, or the block named after `HX-Target` when htmx asks for one of `blocks`."""
+    state = ui_state(request)
+    full_ctx = base_context(request)
+    full_ctx.update(ctx or {})
+    tpl = state.env.get_template(template)
+    target = request.headers.get("hx-target")
+    block = target.replace("-", "_") if is_htmx(request) and target in set(blocks) else None
+    with i18n.activate(full_ctx["locale"], full_ctx["tz"]):
+        body = render_block(tpl, block, full_ctx) if block else tpl.render(full_ctx)
+    response = HTMLResponse(body, status_code=status, headers=dict(headers or {}))
+    response.headers["Vary"] = "HX-Request, HX-Target"
+    response.headers["Cache-Control"] = "no-store"
+    if getattr(request.state, "flash_consumed", False):
+        response.delete_cookie(FLASH_COOKIE, path="/web")
+    return response
+
+
+def render_fragment(request: Request, template: str, ctx: Mapping[str, Any] | None = None, *, status: int = 200,
+                    headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """A partial template (a dialog body, a table row) rendered on its own."""
+    state = ui_state(request)
+    full_ctx = base_context(request)
+    full_ctx.update(ctx or {})
+    with i18n.activate(full_ctx["locale"], full_ctx["tz"]):
+        body = state.env.get_template(template).render(full_ctx)
+    response = HTMLResponse(body, status_code=status, headers=dict(headers or {}))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def toast_oob(request: Request, message: str, *, level: str = "success") -> Markup:
+    """An out-of-band toast appended to the layout's toast region."""
+    state = ui_state(request)
+    ctx = {**base_context(request), "level": level, "message": message}
+    with i18n.activate(ctx["locale"], ctx["tz"]):
+        html = state.env.get_template("partials/toast.html").render(ctx)
+    return Markup(html)
