@@ -123,7 +123,7 @@ async def authenticate(
     """
     principal = await _authenticate_any(session, token, cache_seconds=cache_seconds)
     if principal.token_kind != kind:
-        raise InvalidToken("Invalid token.")
+        raise InvalidToken("Invalid token.", details={"kind": principal.token_kind})
     return principal
 
 
