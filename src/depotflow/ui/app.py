@@ -76,7 +76,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def root() -> Response:
         return RedirectResponse("/web/", status_code=307)
 
-    paths = {r.path for r in app.routes if isinstance(r, Route) and "GET" in (r.methods or ())}
+    paths = {r.path for router in ROUTERS for r in router.routes if isinstance(r, Route) and "GET" in (r.methods or ())}
     app.state.ui.available_pages = frozenset(item.key for item in nav.NAV if item.url.split("?")[0] in paths)
 
     async def depotflow_error(request: Request, exc: Exception) -> Response:

@@ -240,10 +240,12 @@ async def complete_login(
         raise await _fail(session, security, check, now)
 
     # Attempts that were in flight while the account got locked must not slip through.
-    for kind, key in check.keys:
-        throttle = await identity_repo.lock_throttle(session, kind, key, now)
+    for key_kind, key in check.keys:
+        throttle = await identity_repo.lock_throttle(session, key_kind, key, now)
         if throttle.locked_until is not None and throttle.locked_until > now:
-            raise await _locked_error(session, check, throttle.locked_until, now, user_id=check.user_id, refused=kind)
+            raise await _locked_error(
+                session, check, throttle.locked_until, now, user_id=check.user_id, refused=key_kind
+            )
 
     if check.remote is not None:
         user = await _upsert_remote_user(session, check.remote)
