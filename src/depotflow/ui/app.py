@@ -14,11 +14,19 @@ from depotflow.core.settings import Settings
 from depotflow.ui import i18n, nav
 from depotflow.ui.assets import static_response
 from depotflow.ui.render import is_htmx, locale_of, make_ui_state, render, ui_state
-from depotflow.ui.routes import auth, dashboard
+from depotflow.ui.routes import admin, approvals, auth, dashboard, inventory, procurement, stock
 from depotflow.ui.session import NotSignedIn, PasswordChangeNeeded, current_web_user
 from depotflow.web import problems
 
-ROUTERS = (auth.router, dashboard.router)
+ROUTERS = (
+    auth.router,
+    dashboard.router,
+    admin.router,
+    inventory.router,
+    stock.router,
+    approvals.router,
+    procurement.router,
+)
 
 
 def is_web(request: Request) -> bool:

@@ -1,0 +1,5 @@
+"""UI routes: procurement."""
+
+from depotflow.ui.routing import ui_router
+
+router = ui_router()
