@@ -79,9 +79,7 @@ class ListView(Generic[T]):
         return list(range(start, min(self.pages, start + 6) + 1))
 
 
-async def fetch_list(
-    query: ListQuery, fetch: Callable[[PageRequest, str | None], Awaitable[Page[T]]]
-) -> ListView[T]:
+async def fetch_list(query: ListQuery, fetch: Callable[[PageRequest, str | None], Awaitable[Page[T]]]) -> ListView[T]:
     """Call a service's list function; an unknown sort key falls back to the default order."""
     sort = query.sort
     try:

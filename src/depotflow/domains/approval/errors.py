@@ -79,3 +79,9 @@ class SigningRefused(Conflict):
     """The object's owner refuses signatures now (e.g. the order is no longer pending, or is empty)."""
 
     code = "approval.signing_refused"
+
+
+class ContentChanged(Conflict):
+    """The object changed after the signer saw it: what they would sign is not what they read."""
+
+    code = "approval.content_changed"

@@ -11,6 +11,7 @@ from depotflow.domains.approval import service as approval_service
 from depotflow.domains.approval.errors import UnknownObjectType
 from depotflow.domains.approval.schemas import (
     MAX_ID,
+    FlowContent,
     FlowCreate,
     FlowFilter,
     FlowRead,
@@ -145,6 +146,14 @@ async def get_flow(flow_id: PathId, actor: Viewer, session: SessionDep) -> FlowR
     return (await approval_service.flow_reads(session, [await approval_service.get_flow(session, flow_id)]))[0]
 
 
+@router.get("/flows/{flow_id}/content", response_model=FlowContent)
+async def get_flow_content(flow_id: PathId, actor: Viewer, session: SessionDep) -> FlowContent:
+    """What a signature would sign now: the object's title, link, canonical content and its digest."""
+    flow = await approval_service.get_flow(session, flow_id)
+    description = await approval_service.describe_object(session, flow.object_type, flow.object_id)
+    return FlowContent(**description.model_dump(), content_digest=approval_service.content_digest(description.content))
+
+
 @router.post("/flows/{flow_id}/sign", response_model=FlowRead)
 async def sign_flow(
     flow_id: PathId,
@@ -176,6 +185,7 @@ async def sign_flow(
         ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         secret=settings.resolved_secret_key(),
+        expected_digest=body.expected_digest,
     )
     return (await approval_service.flow_reads(session, [flow]))[0]
 

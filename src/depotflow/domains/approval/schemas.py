@@ -94,6 +94,8 @@ class SignRequest(InputSchema):
     decision: Decision = Decision.APPROVE
     meaning: Meaning | None = None
     reason: Reason | None = None
+    # The content digest the signer reviewed (GET .../content); refused with 409 if it changed since.
+    expected_digest: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
 
     @model_validator(mode="after")
     def _reason_for_rejection(self) -> "SignRequest":
@@ -180,3 +182,9 @@ class ObjectDescription(BaseModel):
     title: str
     link: str | None = None
     content: dict[str, Any]
+
+
+class FlowContent(ObjectDescription):
+    """What a signature on the flow would sign now, and its digest (pass it back as expected_digest)."""
+
+    content_digest: str

@@ -22,6 +22,7 @@ from depotflow.domains.approval.service.registry import (
     ObjectType,
     WithdrawCheck,
     content_digest,
+    describe_object,
     register_object_type,
     registered_object_types,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "cancel_flow",
     "content_digest",
     "create_template",
+    "describe_object",
     "find_flow",
     "flow_reads",
     "flows_for_objects",

@@ -70,6 +70,14 @@ async def _describe(session: AsyncSession, object_type: str, object_id: int) -> 
     return description
 
 
+async def describe_object(session: AsyncSession, object_type: str, object_id: int) -> ObjectDescription:
+    """What a signer of this object signs: its title, link and canonical content.
+
+    Raises: UnknownObjectType, ObjectNotFound.
+    """
+    return await _describe(session, object_type, object_id)
+
+
 def content_digest(content: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of an object's content."""
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()

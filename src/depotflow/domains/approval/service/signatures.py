@@ -15,6 +15,7 @@ from depotflow.domains.approval import repository as approval_repo
 from depotflow.domains.approval.enums import CLOSED, Decision, FlowStatus
 from depotflow.domains.approval.errors import (
     AlreadySigned,
+    ContentChanged,
     FlowClosed,
     ReasonRequired,
     SignatureNotFound,
@@ -85,14 +86,18 @@ async def sign(
     ip_address: str | None,
     user_agent: str | None,
     secret: str,
+    expected_digest: str | None = None,
 ) -> ApprovalFlow:
     """Record the actor's electronic signature (their password was confirmed by the caller).
+
+    `expected_digest` is the content digest the signer was shown; when given and the object's
+    content differs now, nothing is signed.
 
     The signature fills one officer slot, binds a digest of the object's current content and is
     sealed with an HMAC; the flow's status is recomputed and the owner's hooks run.
 
     Raises: ReasonRequired, FlowNotFound, FlowClosed, AlreadySigned, NotAnOfficer, NoOpenSlot, NotYourTurn,
-    RejectionNeedsMustSign.
+    RejectionNeedsMustSign, ContentChanged.
     """
     if decision is Decision.REJECT and not (reason and reason.strip()):
         raise ReasonRequired("A rejection needs a reason.")
@@ -119,6 +124,12 @@ async def sign(
         if refusal is not None:
             raise SigningRefused(refusal)
     description = await _describe(session, flow.object_type, flow.object_id)
+    digest = content_digest(description.content)
+    if expected_digest is not None and expected_digest != digest:
+        raise ContentChanged(
+            f"{flow.object_type} {flow.object_id} changed since it was shown; review it again before signing.",
+            details={"expected_digest": expected_digest, "current_digest": digest},
+        )
     signature = ApprovalSignature(
         flow_id=flow.id,
         user_id=signer.id,
@@ -131,7 +142,7 @@ async def sign(
         signed_at=utcnow(),
         ip_address=ip_address,
         user_agent=(user_agent or None) and user_agent[:512],
-        content_digest=content_digest(description.content),
+        content_digest=digest,
         hmac="",
     )
     signature.hmac = _seal(secret, flow, signature)
