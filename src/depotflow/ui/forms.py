@@ -88,8 +88,4 @@ def from_domain(exc: DepotflowError, locale: str) -> FormErrors:
 
 def form_values(form: Mapping[str, Any], *, exclude: tuple[str, ...] = ("csrf_token",)) -> dict[str, str]:
     """What the user typed, to put back into the form (never passwords)."""
-    return {
-        k: v
-        for k, v in form.items()
-        if isinstance(v, str) and k not in exclude and "password" not in k
-    }
+    return {k: v for k, v in form.items() if isinstance(v, str) and k not in exclude and "password" not in k}

@@ -111,10 +111,7 @@ def base_context(request: Request) -> dict[str, Any]:
     locale = locale_of(request)
     user = getattr(request.state, "web_user", None)
     settings = state.settings
-    if user is not None:
-        csrf_token = user.csrf_token
-    else:
-        csrf_token = csrf.token_for(state.secret, anonymous_binding(request))
+    csrf_token = user.csrf_token if user is not None else csrf.token_for(state.secret, anonymous_binding(request))
     ctx: dict[str, Any] = {
         "request": request,
         "locale": locale,
@@ -193,8 +190,14 @@ def render(
     return response
 
 
-def render_fragment(request: Request, template: str, ctx: Mapping[str, Any] | None = None, *, status: int = 200,
-                    headers: Mapping[str, str] | None = None) -> HTMLResponse:
+def render_fragment(
+    request: Request,
+    template: str,
+    ctx: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
     """A partial template (a dialog body, a table row) rendered on its own."""
     state = ui_state(request)
     full_ctx = base_context(request)

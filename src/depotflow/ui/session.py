@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from depotflow.core.context import set_change_context
 from depotflow.core.errors import NotAuthenticated, PermissionDenied
 from depotflow.core.security import Actor, token_digest
 from depotflow.core.settings import Settings
 from depotflow.domains.identity import errors as identity_errors
 from depotflow.domains.identity import service as identity_service
 from depotflow.ui import csrf
-from depotflow.core.context import set_change_context
 from depotflow.web.deps import SAFE_METHODS, change_context
 
 

@@ -27,7 +27,9 @@ def upgrade() -> None:
         "identity_web_activity",
         sa.Column("token_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("last_seen_at", depotflow.core.orm.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["token_id"], ["identity_token.id"], name=op.f("fk_identity_web_activity_token_id_identity_token")),
+        sa.ForeignKeyConstraint(
+            ["token_id"], ["identity_token.id"], name=op.f("fk_identity_web_activity_token_id_identity_token")
+        ),
         sa.PrimaryKeyConstraint("token_id", name=op.f("pk_identity_web_activity")),
     )
 

@@ -36,18 +36,30 @@ def safe_next(value: str | None) -> str:
     return "/web/dashboard"
 
 
-def _login_page(request: Request, *, next_url: str, username: str = "", errors: forms.FormErrors | None = None,
-                status: int = 200, locked_minutes: int | None = None) -> Response:
+def _login_page(
+    request: Request,
+    *,
+    next_url: str,
+    username: str = "",
+    errors: forms.FormErrors | None = None,
+    status: int = 200,
+    locked_minutes: int | None = None,
+) -> Response:
     response = render(
         request,
         "pages/auth/login.html",
-        {"next": next_url, "username": username, "errors": errors or forms.FormErrors(),
-         "locked_minutes": locked_minutes},
+        {
+            "next": next_url,
+            "username": username,
+            "errors": errors or forms.FormErrors(),
+            "locked_minutes": locked_minutes,
+        },
         status=status,
     )
     if getattr(request.state, "new_pre_session", False):
-        set_cookie(response, ui_state(request).settings, csrf.PRE_SESSION_COOKIE, request.state.pre_session,
-                   max_age=12 * 3600)
+        set_cookie(
+            response, ui_state(request).settings, csrf.PRE_SESSION_COOKIE, request.state.pre_session, max_age=12 * 3600
+        )
     return response
 
 
@@ -77,8 +89,11 @@ async def login(
     settings = state.settings
     next_url = safe_next(next)
     expected = csrf.token_for(state.secret, anonymous_binding(request))
-    if not request.cookies.get(csrf.PRE_SESSION_COOKIE) or not csrf.matches(expected, csrf_token) \
-            or not csrf.same_origin(request):
+    if (
+        not request.cookies.get(csrf.PRE_SESSION_COOKIE)
+        or not csrf.matches(expected, csrf_token)
+        or not csrf.same_origin(request)
+    ):
         raise CsrfRejected("This form expired or came from another site. Reload the page and try again.")
     locale = locale_of(request)
     errors = forms.FormErrors()
@@ -117,8 +132,13 @@ async def login(
                 await anyio.sleep(exc.delay_seconds)
             return _failed_login(request, exc, next_url=next_url, username=username, locale=locale)
     response = RedirectResponse(next_url, status_code=303)
-    set_cookie(response, settings, session_cookie_name(settings), result.token,
-               max_age=settings.web.session_absolute_minutes * 60)
+    set_cookie(
+        response,
+        settings,
+        session_cookie_name(settings),
+        result.token,
+        max_age=settings.web.session_absolute_minutes * 60,
+    )
     response.delete_cookie(csrf.PRE_SESSION_COOKIE, path="/")
     if result.user.locale:
         set_cookie(response, settings, LANG_COOKIE, result.user.locale, max_age=365 * 24 * 3600)
@@ -131,9 +151,14 @@ def _failed_login(request: Request, exc: DepotflowError, *, next_url: str, usern
     if isinstance(exc, identity_errors.LoginLocked):
         seconds = int(exc.headers.get("Retry-After", "60"))
         locked_minutes = max(1, (seconds + 59) // 60)
-        errors.add(None, i18n.translate(
-            locale, "Too many failed attempts. Sign-in is locked for %(minutes)s more minutes.",
-            minutes=locked_minutes))
+        errors.add(
+            None,
+            i18n.translate(
+                locale,
+                "Too many failed attempts. Sign-in is locked for %(minutes)s more minutes.",
+                minutes=locked_minutes,
+            ),
+        )
         status = 429
     elif isinstance(exc, identity_errors.IdentityServerUnavailable):
         errors.add(None, i18n.translate(locale, "The identity server cannot be reached. Try again later."))
@@ -141,8 +166,9 @@ def _failed_login(request: Request, exc: DepotflowError, *, next_url: str, usern
     else:
         errors.add(None, forms.message_for("auth.invalid_credentials", locale))
         status = 422
-    return _login_page(request, next_url=next_url, username=username, errors=errors, status=status,
-                       locked_minutes=locked_minutes)
+    return _login_page(
+        request, next_url=next_url, username=username, errors=errors, status=status, locked_minutes=locked_minutes
+    )
 
 
 @router.post("/logout", openapi_extra=mirrors("POST /api/auth/logout"))
@@ -211,7 +237,10 @@ async def change_password(
             set_change_context(session.sync_session, lambda: change_context(request, user.actor))
             try:
                 await identity_service.change_own_password(
-                    session, user.actor, current_password=current_password, new_password=new_password,
+                    session,
+                    user.actor,
+                    current_password=current_password,
+                    new_password=new_password,
                     security=settings.security,
                 )
                 await session.commit()
@@ -224,8 +253,9 @@ async def change_password(
                 if exc.code == "identity.weak_password":
                     errors = forms.FormErrors(fields={"new_password": forms.message_for(exc.code, locale)})
     if errors:
-        return render(request, "pages/auth/account.html", {"errors": errors, "values": {}}, status=422,
-                      blocks=("password-form",))
+        return render(
+            request, "pages/auth/account.html", {"errors": errors, "values": {}}, status=422, blocks=("password-form",)
+        )
     response = RedirectResponse("/web/account", status_code=303)
     flash(response, request, i18n.translate(locale, "Your password was changed. Your other sessions were signed out."))
     return response

@@ -112,9 +112,7 @@ def cached_principal(token: str, *, kind: str = "api") -> Principal | None:
     return principal if principal is not None and principal.token_kind == kind else None
 
 
-async def authenticate(
-    session: AsyncSession, token: str, *, cache_seconds: float, kind: str = "api"
-) -> Principal:
+async def authenticate(session: AsyncSession, token: str, *, cache_seconds: float, kind: str = "api") -> Principal:
     """Resolve a raw token into a principal; concurrent lookups of one token share one query.
 
     A token of another kind (a browser session presented as a bearer token) is invalid here.
@@ -229,7 +227,6 @@ async def revoke_all_tokens(
         revoked += 1
     invalidate_tokens(session)
     return revoked
-
 
 
 async def web_session_last_seen(session: AsyncSession, principal: Principal, /) -> datetime | None:
