@@ -1,9 +1,14 @@
 """The UI's cookie session: sign-in, CSRF and Origin checks, the web token kind kept off the API,
 idle timeout, sign-out, and safe redirects."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
+from depotflow.core.clock import utcnow
 from depotflow.core.db import Database
+from depotflow.domains.identity.models import ApiToken, WebSessionActivity
 from tests.factories.identity import make_user
 from tests.ui.conftest import ORIGIN, csrf_from, sign_in
 
@@ -101,3 +106,21 @@ async def test_security_headers_on_web_pages(client, database: Database) -> None
     assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
     assert resp.headers["referrer-policy"] == "same-origin"
     assert resp.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_idle_session_ends_and_ping_keeps_it_alive(client, database: Database, app) -> None:
+    user = await make_user(database, username="ana", permissions=[])
+    web = await sign_in(client, user)
+    assert (await web.post("/web/session/ping")).status_code == 204
+    assert (await web.post("/web/session/ping", csrf="0" * 64)).status_code == 403
+    idle = app.state.settings.web.session_idle_minutes
+    async with database.session(write=True) as session:
+        token_id = (
+            await session.execute(select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.kind == "web"))
+        ).scalar_one()
+        await session.merge(WebSessionActivity(token_id=token_id, last_seen_at=utcnow() - timedelta(minutes=idle + 1)))
+        await session.commit()
+    resp = await client.get("/web/dashboard")
+    assert resp.status_code == 303
+    assert resp.headers["location"].startswith("/web/login")
+    assert (await web.post("/web/session/ping")).status_code in (401, 303)

@@ -184,6 +184,12 @@ async def logout(request: Request, user: SignedInForAccount) -> Response:
     return response
 
 
+@router.post("/session/ping", openapi_extra=mirrors("GET /api/auth/me"))
+async def keep_alive(user: SignedInForAccount) -> Response:
+    """ "Stay signed in": the session dependency has recorded the activity; nothing else to do."""
+    return Response(status_code=204)
+
+
 @router.post("/lang", openapi_extra=mirrors())
 async def switch_language(
     request: Request,

@@ -58,3 +58,166 @@ document.addEventListener("htmx:xhr:progress", (evt) => {
   bar.hidden = false;
   bar.value = Math.round((evt.detail.loaded / evt.detail.total) * 100);
 });
+
+// Dialogs: content swapped into #dialog-content opens the shared modal; a 2xx response that
+// carries HX-Trigger "df:close-dialog" (or an element with data-df-close) closes it.
+document.addEventListener("htmx:afterSwap", (evt) => {
+  if (evt.detail.target.id !== "dialog-content") return;
+  const modalEl = document.getElementById("dialog");
+  const modal = window.bootstrap.Modal.getOrCreateInstance(modalEl);
+  if (evt.detail.target.querySelector("[data-df-close]")) { modal.hide(); return; }
+  modal.show();
+  const first = evt.detail.target.querySelector("[autofocus], input:not([type=hidden]):not([disabled]), select, textarea, button.btn-primary");
+  if (first) setTimeout(() => first.focus(), 50);
+});
+document.addEventListener("df:close-dialog", () => {
+  const modalEl = document.getElementById("dialog");
+  if (modalEl) window.bootstrap.Modal.getOrCreateInstance(modalEl).hide();
+});
+document.getElementById("dialog")?.addEventListener("hidden.bs.modal", () => {
+  document.getElementById("dialog-content").replaceChildren();
+});
+
+// Buttons are disabled while their request is in flight (a double click signs or posts once).
+document.addEventListener("htmx:beforeRequest", (evt) => {
+  const form = evt.target.closest?.("form");
+  form?.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; b.dataset.dfBusy = "1"; });
+});
+document.addEventListener("htmx:afterRequest", (evt) => {
+  const form = evt.target.closest?.("form");
+  form?.querySelectorAll("button[data-df-busy]").forEach((b) => { b.disabled = false; delete b.dataset.dfBusy; });
+});
+document.addEventListener("submit", (evt) => {
+  const form = evt.target;
+  if (form.hasAttribute("hx-post") || form.hasAttribute("hx-get")) return;
+  setTimeout(() => form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; }), 0);
+});
+
+// Combobox (ARIA 1.2 pattern): the visible input searches, the listbox shows options, the hidden
+// input keeps the chosen id. Arrows move, Enter chooses, Escape closes.
+function comboParts(el) {
+  const root = el.closest("[data-df-combobox]");
+  if (!root) return null;
+  return {
+    root,
+    input: root.querySelector("[role=combobox]"),
+    list: root.querySelector("[role=listbox]"),
+    value: root.querySelector("[data-df-combobox-value]"),
+  };
+}
+function comboOpen(c, open) {
+  c.list.hidden = !open;
+  c.input.setAttribute("aria-expanded", open ? "true" : "false");
+  if (!open) c.input.removeAttribute("aria-activedescendant");
+}
+function comboChoose(c, option) {
+  c.value.value = option.dataset.value;
+  c.input.value = option.dataset.label || option.textContent.trim();
+  c.value.dispatchEvent(new Event("change", { bubbles: true }));
+  comboOpen(c, false);
+}
+document.addEventListener("htmx:afterSwap", (evt) => {
+  const c = comboParts(evt.detail.target);
+  if (!c || evt.detail.target !== c.list) return;
+  const options = c.list.querySelectorAll("[role=option]");
+  options.forEach((o, i) => { if (!o.id) o.id = `${c.list.id}-o${i}`; o.setAttribute("aria-selected", "false"); });
+  comboOpen(c, document.activeElement === c.input && options.length > 0);
+});
+document.addEventListener("input", (evt) => {
+  const c = comboParts(evt.target);
+  if (c && evt.target === c.input) c.value.value = "";
+});
+document.addEventListener("keydown", (evt) => {
+  const c = comboParts(evt.target);
+  if (!c || evt.target !== c.input) return;
+  const options = [...c.list.querySelectorAll("[role=option]")];
+  const current = options.findIndex((o) => o.id === c.input.getAttribute("aria-activedescendant"));
+  if (evt.key === "ArrowDown" || evt.key === "ArrowUp") {
+    if (!options.length) return;
+    evt.preventDefault();
+    comboOpen(c, true);
+    const next = evt.key === "ArrowDown" ? Math.min(current + 1, options.length - 1) : Math.max(current - 1, 0);
+    options.forEach((o, i) => { o.setAttribute("aria-selected", i === next ? "true" : "false"); o.classList.toggle("active", i === next); });
+    c.input.setAttribute("aria-activedescendant", options[next].id);
+    options[next].scrollIntoView({ block: "nearest" });
+  } else if (evt.key === "Enter" && !c.list.hidden && current >= 0) {
+    evt.preventDefault();
+    comboChoose(c, options[current]);
+  } else if (evt.key === "Escape" && !c.list.hidden) {
+    evt.preventDefault();
+    comboOpen(c, false);
+  }
+});
+document.addEventListener("click", (evt) => {
+  const option = evt.target.closest?.("[data-df-combobox] [role=option]");
+  if (option) { comboChoose(comboParts(option), option); return; }
+  document.querySelectorAll("[data-df-combobox] [role=listbox]:not([hidden])").forEach((list) => {
+    if (!list.closest("[data-df-combobox]").contains(evt.target)) comboOpen(comboParts(list), false);
+  });
+});
+
+// Unsaved changes: forms marked data-df-dirty-guard warn before the page is left with edits.
+let dirtyForm = null;
+document.addEventListener("input", (evt) => {
+  const form = evt.target.closest?.("form[data-df-dirty-guard]");
+  if (form) dirtyForm = form;
+});
+document.addEventListener("submit", (evt) => { if (evt.target === dirtyForm) dirtyForm = null; });
+document.addEventListener("htmx:beforeRequest", (evt) => { if (evt.target === dirtyForm || evt.target.closest?.("form") === dirtyForm) dirtyForm = null; });
+window.addEventListener("beforeunload", (evt) => {
+  if (dirtyForm && document.body.contains(dirtyForm)) { evt.preventDefault(); evt.returnValue = ""; }
+});
+
+// Keyboard shortcuts (not while typing): "/" focuses the page's search box, "g" then "d" goes home.
+let lastKey = "";
+document.addEventListener("keydown", (evt) => {
+  const t = evt.target;
+  if (evt.ctrlKey || evt.metaKey || evt.altKey || t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName)) return;
+  if (evt.key === "/") {
+    const search = document.querySelector("main input[type=search], main input[name=q]");
+    if (search) { evt.preventDefault(); search.focus(); }
+  } else if (lastKey === "g" && evt.key === "d") {
+    window.location.assign("/web/dashboard");
+  }
+  lastKey = evt.key;
+});
+
+// Session timeout warning: two minutes before the idle limit, offer to stay signed in. Any
+// request to the server (a page, an htmx call, the ping) counts as activity.
+const idleMeta = document.querySelector("meta[name=df-session-idle-minutes]");
+if (idleMeta) {
+  const idleMs = Number(idleMeta.content) * 60_000;
+  let warnTimer = null;
+  let logoutTimer = null;
+  const arm = () => {
+    clearTimeout(warnTimer);
+    clearTimeout(logoutTimer);
+    document.getElementById("df-timeout-toast")?.remove();
+    warnTimer = setTimeout(() => {
+      const el = document.createElement("div");
+      el.id = "df-timeout-toast";
+      el.className = "toast text-bg-warning border-0";
+      el.setAttribute("role", "alert");
+      el.dataset.bsAutohide = "false";
+      const inner = document.createElement("div");
+      inner.className = "toast-body d-flex gap-2 align-items-center";
+      const text = document.createElement("span");
+      text.textContent = body.dataset.msgTimeout;
+      const stay = document.createElement("button");
+      stay.type = "button";
+      stay.className = "btn btn-sm btn-dark";
+      stay.textContent = body.dataset.msgStay;
+      stay.addEventListener("click", () => {
+        fetch("/web/session/ping", { method: "POST", headers: JSON.parse(body.getAttribute("hx-headers") || "{}"), credentials: "same-origin" })
+          .then((r) => { if (r.ok) arm(); else window.location.reload(); });
+      });
+      inner.append(text, stay);
+      el.appendChild(inner);
+      document.getElementById("toasts")?.appendChild(el);
+      showToasts(document.getElementById("toasts"));
+    }, Math.max(idleMs - 120_000, 10_000));
+    logoutTimer = setTimeout(() => window.location.reload(), idleMs + 5_000);
+  };
+  arm();
+  document.addEventListener("htmx:afterRequest", arm);
+}
