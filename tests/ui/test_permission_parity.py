@@ -16,9 +16,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
 from depotflow.core.db import Database
 from depotflow.demo import load as load_demo
+from depotflow.domains.identity.models import Role, User
 from depotflow.ui.session import WebRequirement
 from depotflow.web.deps import Requirement
 from tests.conftest import system_context
@@ -204,10 +206,6 @@ async def test_each_demo_user_sees_only_actions_they_may_take_and_every_link_wor
 
 
 async def _permissions_of(database: Database, username: str) -> set[str]:
-    from sqlalchemy import select
-
-    from depotflow.domains.identity.models import Role, User
-
     async with database.session(write=False) as session:
         row = (
             await session.execute(
