@@ -124,3 +124,29 @@ async def test_idle_session_ends_and_ping_keeps_it_alive(client, database: Datab
     assert resp.status_code == 303
     assert resp.headers["location"].startswith("/web/login")
     assert (await web.post("/web/session/ping")).status_code in (401, 303)
+
+
+async def test_lockout_is_shown_with_the_remaining_minutes(client, database: Database, app) -> None:
+    user = await make_user(database, username="ana", permissions=[])
+    limit = app.state.settings.security.login_lock_after_user
+    statuses = []
+    for _ in range(limit + 1):
+        page = await client.get("/web/login")
+        resp = await client.post(
+            "/web/login",
+            data={"username": "ana", "password": "wrong", "csrf_token": csrf_from(page.text)},
+            headers={"Origin": ORIGIN},
+        )
+        statuses.append(resp.status_code)
+    assert statuses[0] == 422
+    assert statuses[-1] == 429
+    assert "locked for 15 more minutes" in resp.text
+    # Even the right password is refused while locked, and no session is created.
+    page = await client.get("/web/login")
+    locked = await client.post(
+        "/web/login",
+        data={"username": "ana", "password": user.password, "csrf_token": csrf_from(page.text)},
+        headers={"Origin": ORIGIN},
+    )
+    assert locked.status_code == 429
+    assert not any(c.name.endswith("df_session") for c in client.cookies.jar)
