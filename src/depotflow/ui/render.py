@@ -1,7 +1,9 @@
 """Rendering: one Jinja environment for the UI, the per-request context, and the htmx partial
 protocol (the same route answers a full page, or one named block when htmx asks for it)."""
 
+import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,8 +161,30 @@ def query_with(request: Request, **changes: Any) -> str:
     return "?" + urlencode(items) if items else "?"
 
 
+_TOP_IMPORT = re.compile(r'^\{%-?\s*import\s+"([^"]+)"\s+as\s+(\w+)(\s+with context)?\s*-?%\}', re.MULTILINE)
+_EXTENDS = re.compile(r'^\{%-?\s*extends\s+"([^"]+)"', re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=512)
+def _top_imports(env: jinja2.Environment, name: str) -> tuple[tuple[str, str, bool], ...]:
+    """The `{% import %}`s at the top level of a template and of the layouts it extends."""
+    assert env.loader is not None
+    source = env.loader.get_source(env, name)[0]
+    found = [(m.group(1), m.group(2), bool(m.group(3))) for m in _TOP_IMPORT.finditer(source)]
+    parent = _EXTENDS.search(source)
+    if parent:
+        found = list(_top_imports(env, parent.group(1))) + found
+    return tuple(found)
+
+
 def render_block(template: jinja2.Template, block: str, ctx: Mapping[str, Any]) -> str:
+    """One block of a page. Jinja runs a template's top-level imports only in a full render, so the
+    macros the page (and its layouts) import are set up here first."""
     context = template.new_context(dict(ctx))
+    env = template.environment
+    for name, alias, with_context in _top_imports(env, template.name or ""):
+        macros = env.get_template(name)
+        context.vars[alias] = macros.make_module(context.get_all(), shared=True) if with_context else macros.module
     return "".join(template.blocks[block](context))
 
 

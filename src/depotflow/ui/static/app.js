@@ -34,8 +34,35 @@ document.addEventListener("htmx:confirm", (evt) => {
   const ok = document.getElementById("confirm-modal-ok");
   const onOk = () => { ok.removeEventListener("click", onOk); modal.hide(); evt.detail.issueRequest(true); };
   ok.addEventListener("click", onOk);
+  modalEl.addEventListener("hidden.bs.modal", () => ok.removeEventListener("click", onOk), { once: true });
   modal.show();
 });
+
+// The same dialog for plain (non-htmx) forms: `data-df-confirm` (or `hx-confirm`) on the form or
+// its submit button asks first, then submits with the same button.
+document.addEventListener("submit", (evt) => {
+  const form = evt.target;
+  if (form.hasAttribute("hx-post") || form.dataset.dfConfirmed === "1") return;
+  const submitter = evt.submitter;
+  const question = submitter?.dataset.dfConfirm || submitter?.getAttribute("hx-confirm")
+    || form.dataset.dfConfirm || form.getAttribute("hx-confirm");
+  if (!question) return;
+  evt.preventDefault();
+  evt.stopImmediatePropagation();
+  const modalEl = document.getElementById("confirm-modal");
+  document.getElementById("confirm-modal-text").textContent = question;
+  const modal = window.bootstrap.Modal.getOrCreateInstance(modalEl);
+  const ok = document.getElementById("confirm-modal-ok");
+  const onOk = () => {
+    ok.removeEventListener("click", onOk);
+    modal.hide();
+    form.dataset.dfConfirmed = "1";
+    form.requestSubmit(submitter || undefined);
+  };
+  ok.addEventListener("click", onOk);
+  modalEl.addEventListener("hidden.bs.modal", () => ok.removeEventListener("click", onOk), { once: true });
+  modal.show();
+}, true);
 
 // Errors that are not swapped (403, 404, 5xx) become a toast with the request id.
 document.addEventListener("htmx:responseError", (evt) => {
