@@ -32,7 +32,17 @@ POT_FILE = LOCALE_DIR / "messages.pot"
 DOMAIN = "messages"
 LOCALES = ("en", "ro")
 SOURCE_LOCALE = "en"
-KEYWORDS: Sequence[str] = ("_", "gettext", "ngettext:1,2", "pgettext:1c,2", "npgettext:1c,2,3")
+KEYWORDS: Sequence[str] = (
+    "_",
+    "gettext",
+    "ngettext:1,2",
+    "pgettext:1c,2",
+    "npgettext:1c,2,3",
+    # Route helpers that translate a literal for a request or locale: translate(locale, msgid).
+    "translate:2",
+    "_t:2",
+    "_tr:2",
+)
 COMMENT_TAGS: Sequence[str] = ("Translators:",)
 WIDTH = 100
 
