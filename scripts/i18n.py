@@ -88,7 +88,7 @@ def read_catalog(path: Path, locale: str | None = None) -> Catalog:
 
 def write_catalog(path: Path, catalog: Catalog, *, drop_obsolete: bool = False) -> None:
     buffer = io.BytesIO()
-    write_po(buffer, catalog, width=WIDTH, ignore_obsolete=drop_obsolete, include_previous=True)
+    write_po(buffer, catalog, width=WIDTH, ignore_obsolete=drop_obsolete, include_previous=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buffer.getvalue())
 
@@ -104,8 +104,9 @@ def merge(template: Catalog, locale: str, existing: Catalog | None) -> Catalog:
             if message.id and catalog.get(message.id, context=message.context) is None:
                 catalog[message.id] = message
             del catalog.obsolete[key]
-    # The source language needs no guesses: a fuzzy match would only copy an empty msgstr.
-    catalog.update(template, no_fuzzy_matching=locale == SOURCE_LOCALE, update_creation_date=False)
+    # No fuzzy guesses: for short UI strings they were nearly always wrong ("Sections" offered the
+    # translation of "Actions"), and a wrong guess is worse than an empty msgstr the test reports.
+    catalog.update(template, no_fuzzy_matching=True, update_creation_date=False)
     return catalog
 
 

@@ -152,7 +152,8 @@ def _state_text(locale: str, kind: str, slug: str) -> str:
 
 
 def _signed_message(locale: str, read: FlowRead, decision: Decision) -> str:
-    meaning = i18n.translate(locale, labels.MEANING_LABELS["approved" if decision is Decision.APPROVE else "rejected"])
+    meaning_msgid = labels.MEANING_LABELS["approved" if decision is Decision.APPROVE else "rejected"]
+    meaning = i18n.translate(locale, meaning_msgid)
     effect = OBJECT_EFFECTS.get(read.object_type, {}).get(read.status) if read.status in CLOSED else None
     if effect is not None:
         return i18n.translate(
