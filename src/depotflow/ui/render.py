@@ -28,17 +28,27 @@ FLASH_COOKIE = "df_flash"
 
 @dataclass(slots=True)
 class UiState:
-    """What the UI keeps on `app.state.ui`."""
+    """What the UI keeps on `app.state.ui`. The secret key is read on first use, so building the app
+    (e.g. `depotflow openapi`) neither needs nor creates the data directory."""
 
     env: jinja2.Environment
     assets: AssetManifest
-    secret: str
     settings: Settings
     available_pages: frozenset[str] = frozenset()
-    flash: URLSafeSerializer = field(init=False)
+    _secret: str | None = field(default=None, init=False)
+    _flash: URLSafeSerializer | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        self.flash = URLSafeSerializer(self.secret, salt="depotflow-flash")
+    @property
+    def secret(self) -> str:
+        if self._secret is None:
+            self._secret = self.settings.resolved_secret_key()
+        return self._secret
+
+    @property
+    def flash(self) -> URLSafeSerializer:
+        if self._flash is None:
+            self._flash = URLSafeSerializer(self.secret, salt="depotflow-flash")
+        return self._flash
 
 
 def make_environment(*, strict: bool = False) -> jinja2.Environment:
@@ -60,7 +70,6 @@ def make_ui_state(settings: Settings) -> UiState:
     return UiState(
         env=make_environment(strict=settings.env == "test"),
         assets=AssetManifest(STATIC_DIR),
-        secret=settings.resolved_secret_key(),
         settings=settings,
     )
 
