@@ -79,7 +79,7 @@ def web_link(object_type: str, object_id: int, content: Mapping[str, Any] | None
     if object_type == "purchase_order":
         return f"/web/procurement/{object_id}"
     if object_type == "stock.qc_record" and content and isinstance(content.get("lot_id"), int):
-        return f"/web/stock/{content['lot_id']}/quality"
+        return f"/web/stock/lots/{content['lot_id']}/quality"
     if object_type == "identity.role":
         return f"/web/admin/roles/{object_id}"
     return None
