@@ -79,11 +79,11 @@ async def dashboard(request: Request, user: SignedIn, session: ReadSessionDep) -
             title = _("Orders to receive") if state is OrderState.ISSUED else _("Orders being received")
             cards.append(Card(title, "orders", list(page.items), page.total, f"/web/procurement?state={state.value}"))
     if actor.has(stock_perms.QC_RECORD) and actor.has(stock_perms.VIEW):
-        page = await stock_service.list_lots(
+        lots = await stock_service.list_lots(
             session, filters=LotFilter(status="quarantine", in_stock=True), page=first, sort=None, search=None
         )
         cards.append(
-            Card(_("Lots in quarantine"), "lots", list(page.items), page.total, "/web/stock?status=quarantine")
+            Card(_("Lots in quarantine"), "lots", list(lots.items), lots.total, "/web/stock?status=quarantine")
         )
     return render(
         request,
