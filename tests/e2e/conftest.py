@@ -30,7 +30,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 E2E_DIR = Path(__file__).resolve().parent
 ROOT = E2E_DIR.parents[1]
@@ -54,6 +63,9 @@ DB_KINDS = ("sqlite", "postgresql")
 STARTUP_TIMEOUT = 60.0
 CLI_TIMEOUT = 300.0
 DEFAULT_TIMEOUT_MS = 10_000
+# Assertions wait as long as actions: on a loaded 2-core CI machine a signature (argon2 password
+# check, then a reload) can take a few seconds.
+expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 SERIOUS = frozenset({"serious", "critical"})
 
 _artefact_dir: Path | None = None
