@@ -9,6 +9,7 @@ from sqlalchemy import select
 from depotflow.core.clock import utcnow
 from depotflow.core.db import Database
 from depotflow.domains.identity.models import ApiToken, WebSessionActivity
+from tests.factories.audit import entries
 from tests.factories.identity import make_user
 from tests.ui.conftest import ORIGIN, csrf_from, sign_in
 
@@ -150,3 +151,13 @@ async def test_lockout_is_shown_with_the_remaining_minutes(client, database: Dat
     )
     assert locked.status_code == 429
     assert not any(c.name.endswith("df_session") for c in client.cookies.jar)
+
+
+async def test_web_sign_in_and_out_are_in_the_audit_trail_as_web_sessions(client, database: Database) -> None:
+    user = await make_user(database, username="ana", permissions=[])
+    web = await sign_in(client, user)
+    logins = await entries(database, action="auth.login")
+    assert [e["details"]["session"] for e in logins] == ["web"]
+    assert logins[0]["actor_username"] == "ana"
+    await web.post("/web/logout")
+    assert len(await entries(database, action="auth.logout")) == 1

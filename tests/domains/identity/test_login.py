@@ -62,7 +62,7 @@ async def test_login_returns_a_token_its_expiry_and_the_staff_flag(
         "actor_user_id": admin.id,
         "entity_type": "identity_user",
         "entity_id": str(admin.id),
-        "details": {"identity_server": "local", "token_id": token_id, "is_staff": True},
+        "details": {"identity_server": "local", "token_id": token_id, "is_staff": True, "session": "api"},
         "changes": {},
         "ip_address": "127.0.0.1",
     }
