@@ -510,6 +510,7 @@ def save_screenshot(page: Page, name: str, **options: Any) -> Path:
         raise ValueError(f"invalid screenshot name: {name!r}")
     target = artefact_dir() / "screenshots" / f"{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
+    page.evaluate("() => window.scrollTo(0, 0)")  # a sticky header would be drawn mid-page otherwise
     page.screenshot(path=target, full_page=True, animations="disabled", caret="hide", **options)
     if os.environ.get("DEPOTFLOW_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -164,6 +164,8 @@ def test_procurement_story_through_qc_release(story: Story) -> None:
             declaration.focus()
             page.keyboard.press("Space")
         if shots and number == 2:
+            expect(dialog).to_contain_text("Excipia SRL")  # names beside the signed ids
+            page.locator("#dialog").evaluate("el => { el.scrollTop = 0; }")
             save_screenshot(page, "signature-dialog")
         dialog.get_by_label(t("Password")).focus()
         page.keyboard.press("Enter")

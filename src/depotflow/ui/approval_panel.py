@@ -8,7 +8,7 @@ compares with `expected_digest`. Templates only draw these.
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,10 @@ from depotflow.domains.approval.errors import NoOpenSlot, NotAnOfficer, NotYourT
 from depotflow.domains.approval.models import ApprovalFlow
 from depotflow.domains.approval.schemas import FlowFilter, FlowRead, SignatureRead
 from depotflow.domains.approval.service.registry import _object_types
+from depotflow.domains.company import service as company_service
 from depotflow.domains.identity import service as identity_service
+from depotflow.domains.part import service as part_service
+from depotflow.domains.stock import service as stock_service
 
 
 def _(message: str) -> str:  # marks msgids for extraction; translated at render time
@@ -51,17 +54,17 @@ OBJECT_EFFECTS: Mapping[str, Mapping[str, tuple[str, str]]] = {
 # Readable names of content keys (the canonical content itself is shown verbatim below them).
 CONTENT_LABELS: Mapping[str, str] = {
     "reference": _("Reference"),
-    "supplier_id": _("Supplier (id)"),
+    "supplier_id": _("Supplier"),
     "currency": _("Currency"),
     "issue_date": _("Issue date"),
     "target_date": _("Target date"),
-    "destination_id": _("Destination (id)"),
+    "destination_id": _("Destination"),
     "description": _("Description"),
     "supplier_reference": _("Supplier reference"),
     "lines": _("Lines"),
     "qc_record_id": _("QC record (id)"),
-    "lot_id": _("Lot (id)"),
-    "part_id": _("Part (id)"),
+    "lot_id": _("Lot"),
+    "part_id": _("Part"),
     "batch_code": _("Batch"),
     "sampled_quantity": _("Sampled quantity"),
     "analysis_number": _("Analysis number"),
@@ -398,7 +401,64 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def content_view(object_type: str, object_id: int, title: str, content: Mapping[str, Any]) -> ContentView:
+# Content keys that hold ids, and how to name what they point to. The signed content keeps the ids
+# (stable under renames); the dialog shows the names beside them.
+async def _company_name(session: AsyncSession, company_id: int) -> str:
+    company = await company_service.get_company(session, company_id)
+    return f"{company.name} ({company.code})"
+
+
+async def _location_name(session: AsyncSession, location_id: int) -> str:
+    location = await stock_service.get_location(session, location_id)
+    return f"{location.code} · {location.name}"
+
+
+async def _part_name(session: AsyncSession, part_id: int) -> str:
+    part = await part_service.get_part(session, part_id)
+    return f"{part.ipn} · {part.name}"
+
+
+async def _lot_name(session: AsyncSession, lot_id: int) -> str:
+    return (await stock_service.get_lot(session, lot_id)).batch_code
+
+
+NAMERS: Mapping[str, Callable[[AsyncSession, int], Awaitable[str]]] = {
+    "supplier_id": _company_name,
+    "destination_id": _location_name,
+    "part_id": _part_name,
+    "lot_id": _lot_name,
+}
+
+
+async def content_names(session: AsyncSession, content: Mapping[str, Any]) -> dict[tuple[str, int], str]:
+    """Names of the objects the content refers to by id (top level and in lists of rows)."""
+    rows = [content, *(r for v in content.values() if isinstance(v, list) for r in v if isinstance(r, dict))]
+    names: dict[tuple[str, int], str] = {}
+    for row in rows:
+        for key, namer in NAMERS.items():
+            value = row.get(key)
+            if isinstance(value, int) and (key, value) not in names:
+                try:
+                    names[(key, value)] = await namer(session, value)
+                except DepotflowError:  # gone or not visible: the id alone is shown
+                    continue
+    return names
+
+
+def _shown(key: str, value: Any, names: Mapping[tuple[str, int], str]) -> str:
+    if isinstance(value, int) and (key, value) in names:
+        return f"{names[(key, value)]} (#{value})"
+    return _text(value)
+
+
+def content_view(
+    object_type: str,
+    object_id: int,
+    title: str,
+    content: Mapping[str, Any],
+    names: Mapping[tuple[str, int], str] | None = None,
+) -> ContentView:
+    names = names or {}
     facts: list[tuple[str, str]] = []
     tables: list[tuple[str, list[str], list[list[str]]]] = []
     for key in sorted(content):
@@ -406,10 +466,10 @@ def content_view(object_type: str, object_id: int, title: str, content: Mapping[
         label = CONTENT_LABELS.get(key, key)
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             columns = sorted({k for row in value for k in row})
-            tables.append((label, columns, [[_text(row.get(c)) for c in columns] for row in value]))
+            tables.append((label, columns, [[_shown(c, row.get(c), names) for c in columns] for row in value]))
             facts.append((label, str(len(value))))
         else:
-            facts.append((label, _text(value)))
+            facts.append((label, _shown(key, value, names)))
     return ContentView(
         title=title,
         link=web_link(object_type, object_id, content),
@@ -442,7 +502,13 @@ async def signature_dialog(session: AsyncSession, actor: Actor, *, flow_id: int)
     signer = await identity_service.get_user(session, actor.user_id) if actor.user_id is not None else None
     return SignatureDialog(
         flow=read,
-        content=content_view(flow.object_type, flow.object_id, description.title, description.content),
+        content=content_view(
+            flow.object_type,
+            flow.object_id,
+            description.title,
+            description.content,
+            await content_names(session, description.content),
+        ),
         eligibility=allowed,
         effects=effects,
         signer_name=signer.full_name if signer is not None else actor.display_name,
