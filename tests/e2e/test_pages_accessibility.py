@@ -1,5 +1,8 @@
 """axe-core on the main pages of the shell and the master data, in both languages (the procurement
-pages are scanned along the procurement journey): no serious or critical violation."""
+pages are scanned along the procurement journey): no serious or critical violation.
+
+The file sorts after the journeys on purpose: journey 1 checks the forced change of the printed
+administrator password, which this test performs itself only when run alone."""
 
 import re
 
