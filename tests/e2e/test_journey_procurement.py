@@ -81,6 +81,7 @@ def story(request: pytest.FixtureRequest, browser: Browser, start_server: Callab
 
 def choose(page: Page, field: str, text: str, option: str) -> None:
     """Type into a combobox and pick the option (keyboard: arrow down, Enter)."""
+    page.wait_for_load_state("load")  # htmx wires the combobox up once the page has loaded
     box = page.locator(f"#f-{field}")
     box.fill(text)
     listbox = page.locator(f"#lb-{field}")
@@ -168,10 +169,12 @@ def test_procurement_story_through_qc_release(story: Story) -> None:
             page.locator("#dialog").evaluate("el => { el.scrollTop = 0; }")
             save_screenshot(page, "signature-dialog")
         dialog.get_by_label(t("Password")).focus()
+        page.evaluate("() => { window.dfSameDocument = true; }")
         page.keyboard.press("Enter")
         expect(dialog).to_be_hidden()
         expected_state = "pending" if number == 1 else "issued"
         expect(state_badge(page, expected_state)).to_be_visible()
+        assert page.evaluate("() => window.dfSameDocument === true")  # updated without a page reload
 
     # --- the warehouse receives in two receipts ----------------------------------------------------
     operator = story.as_user("operator")

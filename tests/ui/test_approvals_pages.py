@@ -132,7 +132,10 @@ async def test_success_stores_a_signature_over_the_digest_shown(client: httpx.As
     )
 
     assert resp.status_code == 200, resp.text
-    assert resp.headers["hx-refresh"] == "true"
+    assert resp.headers["hx-trigger"] == "df:refresh-main"  # the page refreshes its main region in place
+    assert "data-df-close" in resp.text
+    assert 'hx-swap-oob="beforeend:#toasts"' in resp.text
+    assert "Signed as Approved" in resp.text
     signatures = await _signatures(database, flow["id"])
     assert len(signatures) == 1
     assert signatures[0]["content_digest"] == digest

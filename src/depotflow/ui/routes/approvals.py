@@ -8,7 +8,7 @@ import anyio
 from fastapi import Depends, Path, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from depotflow.core.context import set_change_context
 from depotflow.core.errors import DepotflowError
@@ -40,7 +40,7 @@ from depotflow.ui.approval_panel import (
     web_link,
 )
 from depotflow.ui.listing import fetch_list, list_query
-from depotflow.ui.render import flash, is_htmx, locale_of, render, render_fragment, ui_state
+from depotflow.ui.render import flash, is_htmx, locale_of, render, render_fragment, toast_oob, ui_state
 from depotflow.ui.routing import mirrors, ui_router
 from depotflow.ui.session import SignedIn, WebUser, clear_session_cookie, web_requirement
 from depotflow.web.deps import ReadSessionDep, SessionDep, change_context, client_ip
@@ -268,9 +268,11 @@ async def sign(
     message = _signed_message(locale, read, decision)
     target = web_link(read.object_type, read.object_id, None) or current.content.link or "/web/approvals"
     if is_htmx(request):
-        response: Response = Response(status_code=200, headers={"HX-Refresh": "true"})
-    else:
-        response = RedirectResponse(target, status_code=303)
+        # No page reload: the dialog closes, the toast says what happened, and app.js re-reads the
+        # page's main region (state badge, approval panel, history) in place.
+        body = f'<div data-df-close></div><div hx-swap-oob="beforeend:#toasts">{toast_oob(request, message)}</div>'
+        return HTMLResponse(body, headers={"HX-Trigger": "df:refresh-main", "Cache-Control": "no-store"})
+    response: Response = RedirectResponse(target, status_code=303)
     flash(response, request, message)
     return response
 

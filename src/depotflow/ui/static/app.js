@@ -101,6 +101,11 @@ document.addEventListener("df:close-dialog", () => {
   const modalEl = document.getElementById("dialog");
   if (modalEl) window.bootstrap.Modal.getOrCreateInstance(modalEl).hide();
 });
+// After a signature (HX-Trigger "df:refresh-main"): the main region is read again in place, so
+// the state badge, the approval panel and the history show the new state without a page reload.
+document.addEventListener("df:refresh-main", () => {
+  window.htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" });
+});
 document.getElementById("dialog")?.addEventListener("hidden.bs.modal", () => {
   document.getElementById("dialog-content").replaceChildren();
 });
