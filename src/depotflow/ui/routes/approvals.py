@@ -271,7 +271,7 @@ async def sign(
         # No page reload: the dialog closes, the toast says what happened, and app.js re-reads the
         # page's main region (state badge, approval panel, history) in place.
         body = f'<div data-df-close></div><div hx-swap-oob="beforeend:#toasts">{toast_oob(request, message)}</div>'
-        return HTMLResponse(body, headers={"HX-Trigger": "df:refresh-main", "Cache-Control": "no-store"})
+        return HTMLResponse(body, headers={"HX-Trigger-After-Settle": "df:refresh-main", "Cache-Control": "no-store"})
     response: Response = RedirectResponse(target, status_code=303)
     flash(response, request, message)
     return response

@@ -88,26 +88,54 @@ document.addEventListener("htmx:xhr:progress", (evt) => {
 
 // Dialogs: content swapped into #dialog-content opens the shared modal; a 2xx response that
 // carries HX-Trigger "df:close-dialog" (or an element with data-df-close) closes it.
+// Bootstrap ignores hide() while the modal is still fading in, and a fast answer (a keyboard user
+// who signs at once) can arrive in that window: the close then waits for "shown".
+const dialogEl = document.getElementById("dialog");
+let dialogPhase = "hidden";
+if (dialogEl) {
+  dialogEl.addEventListener("show.bs.modal", () => { dialogPhase = "showing"; });
+  dialogEl.addEventListener("shown.bs.modal", () => { dialogPhase = "shown"; });
+  dialogEl.addEventListener("hide.bs.modal", () => { dialogPhase = "hiding"; });
+  dialogEl.addEventListener("hidden.bs.modal", () => {
+    dialogPhase = "hidden";
+    document.getElementById("dialog-content").replaceChildren();
+    // Focus goes back to what opened the dialog, or to the page heading when that is gone
+    // (after a signature the main region has been replaced).
+    if (dialogOpener?.isConnected) dialogOpener.focus(); else focusHeading();
+    dialogOpener = null;
+  });
+}
+function focusHeading() {
+  const heading = document.querySelector("#main h1");
+  if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); } else document.getElementById("main")?.focus();
+}
+let dialogOpener = null;
+document.addEventListener("htmx:beforeRequest", (evt) => {
+  if (evt.detail.target?.id === "dialog-content" && dialogPhase === "hidden") dialogOpener = evt.detail.elt;
+});
+function closeDialog() {
+  if (!dialogEl) return;
+  const modal = window.bootstrap.Modal.getOrCreateInstance(dialogEl);
+  if (dialogPhase === "showing") dialogEl.addEventListener("shown.bs.modal", () => modal.hide(), { once: true });
+  else if (dialogPhase === "shown") modal.hide();
+}
 document.addEventListener("htmx:afterSwap", (evt) => {
   if (evt.detail.target.id !== "dialog-content") return;
-  const modalEl = document.getElementById("dialog");
-  const modal = window.bootstrap.Modal.getOrCreateInstance(modalEl);
-  if (evt.detail.target.querySelector("[data-df-close]")) { modal.hide(); return; }
-  modal.show();
+  if (evt.detail.target.querySelector("[data-df-close]")) { closeDialog(); return; }
+  window.bootstrap.Modal.getOrCreateInstance(dialogEl).show();
   const first = evt.detail.target.querySelector("[autofocus], input:not([type=hidden]):not([disabled]), select, textarea, button.btn-primary");
-  if (first) setTimeout(() => first.focus(), 50);
+  // Focus the first field, unless focus is already inside (the error summary after a 422, or a
+  // user who has started typing): the timer must never move a keyboard user's caret.
+  if (first) setTimeout(() => { if (!evt.detail.target.contains(document.activeElement)) first.focus(); }, 50);
 });
-document.addEventListener("df:close-dialog", () => {
-  const modalEl = document.getElementById("dialog");
-  if (modalEl) window.bootstrap.Modal.getOrCreateInstance(modalEl).hide();
-});
-// After a signature (HX-Trigger "df:refresh-main"): the main region is read again in place, so
-// the state badge, the approval panel and the history show the new state without a page reload.
+document.addEventListener("df:close-dialog", closeDialog);
+// After a signature (HX-Trigger-After-Settle "df:refresh-main"): the dialog closes and the main
+// region is read again in place, so the state badge, the approval panel and the history show the
+// new state without a page reload.
 document.addEventListener("df:refresh-main", () => {
-  window.htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" });
-});
-document.getElementById("dialog")?.addEventListener("hidden.bs.modal", () => {
-  document.getElementById("dialog-content").replaceChildren();
+  closeDialog();
+  window.htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" })
+    .then(() => { if (dialogPhase === "hidden" && document.activeElement === document.body) focusHeading(); });
 });
 
 // Buttons are disabled while their request is in flight (a double click signs or posts once).
