@@ -72,9 +72,15 @@ _artefact_dir: Path | None = None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if E2E_DIR in item.path.parents:
-            item.add_marker(pytest.mark.e2e)
+    """Browser tests share one demo server per database, so under pytest-xdist (`--dist loadgroup`)
+    they run together on one worker, in file order; they go first, being the longest unit of work,
+    while the other workers take the rest of the suite."""
+    browser_tests = [item for item in items if E2E_DIR in item.path.parents]
+    for item in browser_tests:
+        item.add_marker(pytest.mark.e2e)
+        item.add_marker(pytest.mark.xdist_group("browser"))
+    chosen = set(browser_tests)
+    items[:] = browser_tests + [item for item in items if item not in chosen]
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -447,15 +453,24 @@ def page(context: BrowserContext) -> Page:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def login(page: Page, username: str, password: str, *, expect_path: str = "/web/dashboard") -> None:
+def login(
+    page: Page, username: str, password: str, *, expect_path: str = "/web/dashboard", lang: str | None = "en"
+) -> None:
     """Sign in through the login form (opened first unless the page shows it) and wait for the
-    dashboard (or `expect_path`)."""
+    dashboard (or `expect_path`); then switch the UI to `lang` if the user's stored language differs
+    (a journey in another language may have changed it), so no test depends on the order of others."""
     if not page.url.split("?")[0].endswith("/web/login"):
         page.goto("/web/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(rf"^[^?#]*{re.escape(expect_path)}(?:[?#].*)?$"))
+    if lang is None:
+        return
+    current = page.locator("header form[action='/web/lang'] button[aria-current=true]")
+    if current.get_attribute("value") != lang:
+        page.locator(f"header form[action='/web/lang'] button[value={lang}]").click()
+        expect(page.locator("html")).to_have_attribute("lang", lang)
 
 
 def axe_scan(page: Page, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:

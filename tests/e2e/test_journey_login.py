@@ -6,9 +6,9 @@ shared demo server they would lock accounts other journeys use.
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import E2EServer, axe_scan, format_violations, login, save_screenshot
+from tests.e2e.conftest import E2EServer, axe_scan, format_violations, login, new_guarded_context, save_screenshot
 
 
 def test_wrong_password_shows_an_inline_error_and_keeps_the_username(page: Page, e2e_server: E2EServer) -> None:
@@ -78,7 +78,15 @@ def test_logout_revokes_the_session(page: Page, e2e_server: E2EServer) -> None:
     expect(page).to_have_url(re.compile(r"/web/login\?next=/web/dashboard$"))
 
 
-def test_romanian_login_page(page: Page, e2e_server: E2EServer) -> None:
+def test_romanian_login_page(page: Page, e2e_server: E2EServer, browser: Browser) -> None:
+    # A signed-in user's language is kept in the profile and wins at sign-in (a shared warehouse
+    # terminal keeps the previous person's cookie): the buyer chooses Romanian first.
+    other, guard = new_guarded_context(browser, e2e_server)
+    try:
+        login(other.new_page(), "buyer", e2e_server.passwords["buyer"], lang="ro")
+    finally:
+        other.close()
+    guard.check()
     page.goto("/web/login")
     page.get_by_role("button", name="RO").click()
     expect(page.locator("html")).to_have_attribute("lang", "ro")

@@ -54,11 +54,7 @@ class Story:
         self.contexts.append(context)
         self.guards.append(guard)
         page = context.new_page()
-        login(page, username, self.server.passwords[username])
-        current = page.locator("header form[action='/web/lang'] button[aria-current=true]")
-        if current.get_attribute("value") != self.lang:
-            page.locator(f"header form[action='/web/lang'] button[value={self.lang}]").click()
-            expect(page.locator("html")).to_have_attribute("lang", self.lang)
+        login(page, username, self.server.passwords[username], lang=self.lang)
         return page
 
     def accessible(self, page: Page, name: str) -> None:
