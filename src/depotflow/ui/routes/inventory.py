@@ -49,6 +49,7 @@ from depotflow.ui.listing import fetch_list, list_query
 from depotflow.ui.render import flash, locale_of, render, render_fragment
 from depotflow.ui.routing import mirrors, ui_router
 from depotflow.ui.session import WebUser, web_requirement
+from depotflow.ui.tabs import Tab
 from depotflow.web.deps import ReadSessionDep, SessionDep
 
 router = ui_router()
@@ -238,14 +239,6 @@ def tree_options(
             continue
         options.append((node.id, "\u2014 " * depth + label(node)))
     return options
-
-
-@dataclass(frozen=True, slots=True)
-class Tab:
-    slug: str
-    label: str
-    url: str
-    count: int | None = None
 
 
 # --- parts ---------------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from depotflow.ui.routes.inventory import (
     ALL,
     API,
     PathId,
-    Tab,
     decimal_value,
     id_value,
     location_rows,
@@ -46,6 +45,7 @@ from depotflow.ui.routes.inventory import (
 )
 from depotflow.ui.routing import mirrors, ui_router
 from depotflow.ui.session import WebUser, web_requirement
+from depotflow.ui.tabs import Tab
 from depotflow.web.deps import ReadSessionDep, SessionDep
 
 router = ui_router()
