@@ -112,3 +112,21 @@ async def stream_entries(session: AsyncSession, *, batch: int = 1000) -> AsyncIt
         for row in rows:
             yield row
         last_id = rows[-1].id
+
+
+async def stream_filtered(
+    session: AsyncSession, stmt: Select[AuditEntry], *, batch: int = 500
+) -> AsyncIterator[AuditEntry]:
+    """The entries `stmt` selects, oldest first (by sequence number), fetched in batches."""
+    last_seq = 0
+    while True:
+        rows = (
+            (await session.execute(stmt.where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)))
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last_seq = rows[-1].seq

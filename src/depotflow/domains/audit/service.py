@@ -1,7 +1,9 @@
 """The audit trail: automatic entries for every ORM change, explicit events, listing, verification."""
 
+import csv
+import io
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from sqlalchemy import Table, and_, event, inspect, select
@@ -332,3 +334,55 @@ async def verify(session: AsyncSession, /) -> VerifyReport:
             ),
         )
     return VerifyReport(ok=True, entries_checked=checked, head_seq=head_seq)
+
+
+CSV_COLUMNS = (
+    "seq",
+    "occurred_at",
+    "actor_username",
+    "actor_user_id",
+    "actor_kind",
+    "action",
+    "entity_type",
+    "entity_id",
+    "reason",
+    "ip_address",
+    "user_agent",
+    "request_id",
+    "changes",
+    "details",
+    "prev_hash",
+    "hash",
+)
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+UTF8_BOM = "\ufeff"
+
+
+def csv_cell(value: Any) -> str:
+    """A value as CSV text that a spreadsheet shows as typed: a leading formula character gets a quote."""
+    if value is None:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    return buffer.getvalue()
+
+
+async def export_csv(session: AsyncSession, /, *, filters: AuditFilter, batch: int = 500) -> AsyncIterator[str]:
+    """The entries the filters select as CSV, oldest first: a UTF-8 byte order mark and the header
+    first (so spreadsheet programs read the text as UTF-8), then one chunk per batch of entries."""
+    yield UTF8_BOM + _csv_line(list(CSV_COLUMNS))
+    stmt = audit_repo.select_entries(**filters.model_dump())
+    lines: list[str] = []
+    async for entry in audit_repo.stream_filtered(session, stmt, batch=batch):
+        lines.append(_csv_line([csv_cell(getattr(entry, column)) for column in CSV_COLUMNS]))
+        if len(lines) >= batch:
+            yield "".join(lines)
+            lines = []
+    if lines:
+        yield "".join(lines)

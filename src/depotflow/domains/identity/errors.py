@@ -107,3 +107,19 @@ class PasswordRejected(ValidationFailed):
 
     code = "identity.password_rejected"
     commit_before_raise = True
+
+
+class UserNotLocked(Conflict):
+    code = "identity.user_not_locked"
+
+
+class CannotResetOwnPassword(Conflict):
+    code = "identity.cannot_reset_own_password"
+
+
+class SessionNotFound(NotFound):
+    code = "identity.session_not_found"
+
+
+class CurrentSession(Conflict):
+    code = "identity.current_session"

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from depotflow.core.listing import ColumnLike, Listing, SortField
-from depotflow.domains.identity.models import ApiToken, LoginThrottle, Permission, Role, User
+from depotflow.domains.identity.models import ApiToken, LoginThrottle, Permission, Role, User, WebSessionActivity
 from depotflow.domains.identity.schemas import UserFilter
 
 USER_SORTABLE: dict[str, ColumnLike] = {
@@ -185,3 +185,38 @@ async def role_names(session: AsyncSession, role_ids: Sequence[int]) -> dict[int
         return {}
     rows = await session.execute(select(Role.id, Role.name).where(Role.id.in_(set(role_ids))))
     return {int(i): str(n) for i, n in rows.all()}
+
+
+async def find_locks(session: AsyncSession, kind: str, keys: Sequence[str]) -> dict[str, datetime]:
+    """`locked_until` of the counters of `kind` among `keys` that hold one (past locks included)."""
+    if not keys:
+        return {}
+    stmt = select(LoginThrottle.key, LoginThrottle.locked_until).where(
+        LoginThrottle.kind == kind, LoginThrottle.key.in_(set(keys)), LoginThrottle.locked_until.is_not(None)
+    )
+    return {str(key): until for key, until in (await session.execute(stmt)).all() if until is not None}
+
+
+async def find_throttle_for_update(session: AsyncSession, kind: str, key: str) -> LoginThrottle | None:
+    """The counter row for (kind, key) locked for this transaction, or None (never creates one)."""
+    stmt = (
+        select(LoginThrottle)
+        .where(LoginThrottle.kind == kind, LoginThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_live_sessions(
+    session: AsyncSession, user_id: int, now: datetime
+) -> Sequence[tuple[ApiToken, datetime | None]]:
+    """The user's tokens that are neither revoked nor expired, newest first, with the last activity
+    recorded for browser sessions."""
+    stmt = (
+        select(ApiToken, WebSessionActivity.last_seen_at)
+        .outerjoin(WebSessionActivity, WebSessionActivity.token_id == ApiToken.id)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]

@@ -9,16 +9,22 @@ from depotflow.domains.identity import permissions
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.schemas import (
     MAX_ID,
+    LoginLockRead,
     LoginRequest,
     LoginResponse,
     Me,
     PasswordChange,
+    PasswordReset,
     PermissionRead,
     RoleCreate,
     RoleRead,
     RoleUpdate,
+    SessionRead,
+    SessionsRevoke,
+    SessionsRevoked,
     Shortcuts,
     StaffStatus,
+    UnlockRequest,
     UserCreate,
     UserFilter,
     UserRead,
@@ -43,6 +49,7 @@ RolesViewer = Annotated[Actor, Depends(require(permissions.ROLES_VIEW))]
 RolesManager = Annotated[Actor, Depends(require(permissions.ROLES_MANAGE))]
 UserId = Annotated[int, Path(gt=0, le=MAX_ID)]
 RoleId = Annotated[int, Path(gt=0, le=MAX_ID)]
+SessionId = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -138,6 +145,19 @@ async def change_password(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@auth_router.get("/sessions", response_model=list[SessionRead])
+async def list_my_sessions(actor: AuthenticatedActor, session: SessionDep) -> list[SessionRead]:
+    """The current user's live sessions and tokens, newest first; `current` marks this request's."""
+    return await identity_service.list_sessions(session, user_id=actor.user_id or 0, current_token_id=actor.token_id)
+
+
+@auth_router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_my_session(session_id: SessionId, actor: AuthenticatedActor, session: SessionDep) -> Response:
+    """End one of the current user's other sessions (409 for the one in use: log out instead)."""
+    await identity_service.revoke_own_session(session, actor, token_id=session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @auth_router.get("/dashboard/shortcuts", response_model=Shortcuts)
 async def get_dashboard_shortcuts(actor: AuthenticatedActor, session: SessionDep) -> Shortcuts:
     """The dashboard configured for the user's role: form shortcuts and links."""
@@ -185,6 +205,49 @@ async def delete_user(user_id: UserId, actor: UsersManager, session: SessionDep)
     """Deactivate an account and revoke its tokens; accounts are never erased."""
     await identity_service.deactivate_user(session, actor, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.get("/{user_id}/lock", response_model=LoginLockRead)
+async def get_user_lock(user_id: UserId, actor: UsersViewer, session: SessionDep) -> LoginLockRead:
+    """Whether sign-in is locked for the account after failed attempts, and until when."""
+    return await identity_service.lock_status(session, user_id=user_id)
+
+
+@users_router.post("/{user_id}/unlock", response_model=LoginLockRead)
+async def unlock_user(user_id: UserId, body: UnlockRequest, actor: UsersManager, session: SessionDep) -> LoginLockRead:
+    """Lift a lock left by failed sign-ins (409 `identity.user_not_locked` when there is none)."""
+    return await identity_service.unlock_user(session, actor, user_id=user_id, reason=body.reason)
+
+
+@users_router.post("/{user_id}/password-reset", response_model=UserRead)
+async def reset_user_password(
+    user_id: UserId, body: PasswordReset, actor: UsersManager, session: SessionDep, settings: SettingsDep
+) -> UserRead:
+    """Set a temporary password: the user must change it at the next sign-in; all their sessions end."""
+    user = await identity_service.reset_password(
+        session,
+        actor,
+        user_id=user_id,
+        temporary_password=body.temporary_password,
+        reason=body.reason,
+        security=settings.security,
+    )
+    return identity_service.user_read(user)
+
+
+@users_router.get("/{user_id}/sessions", response_model=list[SessionRead])
+async def list_user_sessions(user_id: UserId, actor: UsersViewer, session: SessionDep) -> list[SessionRead]:
+    """The account's live sessions and tokens, newest first."""
+    return await identity_service.list_sessions(session, user_id=user_id, current_token_id=actor.token_id)
+
+
+@users_router.post("/{user_id}/sessions/revoke", response_model=SessionsRevoked)
+async def revoke_user_sessions(
+    user_id: UserId, body: SessionsRevoke, actor: UsersManager, session: SessionDep
+) -> SessionsRevoked:
+    """End every session and token of the account (one's own: all but the one in use)."""
+    revoked = await identity_service.revoke_sessions(session, actor, user_id=user_id, reason=body.reason)
+    return SessionsRevoked(revoked=revoked)
 
 
 @roles_router.get("/", response_model=ListEnvelope[RoleRead])

@@ -186,3 +186,44 @@ class UserRead(BaseModel):
 class UserFilter(BaseModel):
     is_active: bool | None = None
     role_id: int | None = Field(default=None, gt=0, le=MAX_ID)
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class UnlockRequest(InputSchema):
+    reason: Reason
+
+
+class PasswordReset(InputSchema):
+    temporary_password: Password
+    reason: Reason
+
+
+class SessionsRevoke(InputSchema):
+    reason: Reason
+
+
+class LoginLockRead(BaseModel):
+    user_id: int
+    username: str
+    locked: bool
+    locked_until: datetime | None
+
+
+class SessionRead(BaseModel):
+    """A live sign-in of a user: a browser session ("web") or a bearer token ("api")."""
+
+    id: int
+    kind: str
+    created_at: datetime
+    expires_at: datetime
+    # Recorded for browser sessions only (at most once a minute); None for bearer tokens.
+    last_seen_at: datetime | None
+    ip_address: str | None
+    user_agent: str | None
+    current: bool
+
+
+class SessionsRevoked(BaseModel):
+    revoked: int

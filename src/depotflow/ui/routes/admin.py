@@ -4,18 +4,17 @@ of the API route it mirrors."""
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from depotflow.core.clock import utcnow
 from depotflow.core.errors import DepotflowError
 from depotflow.core.listing import PageRequest
 from depotflow.core.security import Actor
@@ -27,7 +26,6 @@ from depotflow.domains.config import service as config_service
 from depotflow.domains.config.schemas import ConfigRead, ConfigUpdate
 from depotflow.domains.identity import permissions as identity_perms
 from depotflow.domains.identity import service as identity_service
-from depotflow.domains.identity.models import LoginThrottle
 from depotflow.domains.identity.schemas import (
     MAX_ID,
     RoleCreate,
@@ -40,7 +38,7 @@ from depotflow.domains.identity.schemas import (
 )
 from depotflow.ui import forms, i18n
 from depotflow.ui.listing import fetch_list, list_query
-from depotflow.ui.render import flash, is_htmx, locale_of, render, ui_state
+from depotflow.ui.render import flash, is_htmx, locale_of, render, render_fragment, ui_state
 from depotflow.ui.routing import mirrors, ui_router
 from depotflow.ui.session import WebUser, web_requirement
 from depotflow.web.deps import ReadSessionDep, SessionDep
@@ -243,15 +241,6 @@ async def user_create(request: Request, user: UsersManager, session: SessionDep)
     return _new_user_page(request, roles, values=forms.form_values(form), errors=errors, status=status)
 
 
-async def _lock_of(session: AsyncSession, username: str) -> dt.datetime | None:
-    """Until when sign-in is locked for this username after failed attempts (None: not locked)."""
-    stmt = select(LoginThrottle.locked_until).where(
-        LoginThrottle.kind == "user", LoginThrottle.key == username.lower()[:150]
-    )
-    until = (await session.execute(stmt)).scalar_one_or_none()
-    return until if until is not None and i18n.to_utc(until) > utcnow() else None
-
-
 def _user_values(read: UserRead) -> dict[str, Any]:
     return {
         "first_name": read.first_name,
@@ -281,7 +270,11 @@ async def _user_page(
         "pages/admin/users/detail.html",
         {
             "target": read,
-            "locked_until": await _lock_of(session, read.username),
+            "locked_until": await identity_service.login_lock(session, username=read.username),
+            "sessions": await identity_service.list_sessions(
+                session, user_id=read.id, current_token_id=user.actor.token_id
+            ),
+            "revoke_url": None,
             "can_manage": can_manage,
             "roles": roles,
             "values": values if values is not None else _user_values(read),
@@ -291,7 +284,12 @@ async def _user_page(
     )
 
 
-@router.get("/admin/users/{user_id}", openapi_extra=mirrors("GET /api/users/{user_id}"))
+@router.get(
+    "/admin/users/{user_id}",
+    openapi_extra=mirrors(
+        "GET /api/users/{user_id}", "GET /api/users/{user_id}/lock", "GET /api/users/{user_id}/sessions"
+    ),
+)
 async def user_detail(request: Request, user_id: UserId, user: UsersViewer, session: ReadSessionDep) -> Response:
     read = identity_service.user_read(await identity_service.get_user(session, user_id))
     return await _user_page(request, session, user, read)
@@ -328,6 +326,192 @@ async def user_update(request: Request, user_id: UserId, user: UsersManager, ses
     values = forms.form_values(form)
     values.setdefault("is_active", "")
     return await _user_page(request, session, user, before, roles=roles, values=values, errors=errors, status=status)
+
+
+# --- Account actions (F6): unlock, password reset, ending sessions — reason dialogs (§5.5) ----------
+
+
+class UserAction(BaseModel):
+    slug: str
+    api: str  # the API route the action mirrors
+    label: str
+    consequence: str
+    style: str
+
+
+USER_ACTIONS: Mapping[str, UserAction] = {
+    "unlock": UserAction(
+        slug="unlock",
+        api="POST /api/users/{user_id}/unlock",
+        label=_("Unlock sign-in"),
+        consequence=_(
+            "The lock left by failed sign-in attempts is lifted and the count of failed attempts starts again."
+        ),
+        style="warning",
+    ),
+    "reset-password": UserAction(
+        slug="reset-password",
+        api="POST /api/users/{user_id}/password-reset",
+        label=_("Reset password"),
+        consequence=_(
+            "The account gets the temporary password you set. The user must change it at the next sign-in, "
+            "and all their sessions end now."
+        ),
+        style="danger",
+    ),
+    "revoke-sessions": UserAction(
+        slug="revoke-sessions",
+        api="POST /api/users/{user_id}/sessions/revoke",
+        label=_("End all sessions"),
+        consequence=_("Every session and token of this account ends now; the user must sign in again."),
+        style="danger",
+    ),
+}
+
+
+def _user_action_form(
+    request: Request,
+    target: UserRead,
+    action: UserAction,
+    *,
+    available: bool,
+    values: Mapping[str, str] | None = None,
+    errors: forms.FormErrors | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = {
+        "target": target,
+        "action": action,
+        "available": available,
+        "values": values or {},
+        "errors": errors or forms.FormErrors(),
+        "action_url": f"/web/admin/users/{target.id}/{action.slug}",
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "dialog-content":
+        return render_fragment(request, "pages/admin/_user_action_dialog.html", ctx, status=status)
+    return render(request, "pages/admin/user_action.html", ctx, status=status)
+
+
+async def _action_available(session: AsyncSession, user: WebUser, action: UserAction, target: UserRead) -> bool:
+    if action.slug == "unlock":
+        return await identity_service.login_lock(session, username=target.username) is not None
+    if action.slug == "reset-password":
+        return target.auth_source == "local" and target.id != user.actor.user_id
+    return True
+
+
+def _done(request: Request, url: str, message: str) -> Response:
+    """A successful action: 303 to `url` (HX-Redirect when the dialog posted it), with a flash."""
+    response: Response
+    if is_htmx(request):
+        response = Response(status_code=200, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
+    flash(response, request, message)
+    return response
+
+
+async def _apply_user_action(
+    request: Request, session: AsyncSession, user: WebUser, action: UserAction, target: UserRead, form: FormData
+) -> tuple[str | None, forms.FormErrors]:
+    """Run the action; the flash message on success, else the errors to show in the form."""
+    locale = locale_of(request)
+    errors = forms.FormErrors()
+    reason = _text(form, "reason").strip()
+    if not reason:
+        errors.add("reason", forms.message_for("missing", locale))
+    password = _text(form, "temporary_password")
+    if action.slug == "reset-password":
+        if not password:
+            errors.add("temporary_password", forms.message_for("missing", locale))
+        elif password != _text(form, "temporary_password_again"):
+            errors.add("temporary_password_again", forms.message_for("web.passwords_differ", locale))
+    if errors:
+        return None, errors
+    settings = ui_state(request).settings
+    if action.slug == "unlock":
+        await identity_service.unlock_user(session, user.actor, user_id=target.id, reason=reason)
+        return _tr(request, _("Sign-in for %(username)s is unlocked."), username=target.username), errors
+    if action.slug == "reset-password":
+        await identity_service.reset_password(
+            session,
+            user.actor,
+            user_id=target.id,
+            temporary_password=password,
+            reason=reason,
+            security=settings.security,
+        )
+        message = _(
+            "%(username)s has a temporary password and must change it at the next sign-in; their sessions were ended."
+        )
+        return _tr(request, message, username=target.username), errors
+    revoked = await identity_service.revoke_sessions(session, user.actor, user_id=target.id, reason=reason)
+    return _tr(request, _("%(n)s sessions of %(username)s were ended."), n=revoked, username=target.username), errors
+
+
+ACTION_FIELDS: Mapping[str, tuple[str | None, str]] = {
+    "identity.weak_password": (
+        "temporary_password",
+        _("The password is too weak: use at least %(min)s characters, and not the username."),
+    ),
+    "identity.user_not_locked": (None, _("This account is not locked.")),
+    "identity.cannot_reset_own_password": (None, _("Change your own password on your account page.")),
+    "identity.externally_managed": (None, _("This account is managed by the identity server.")),
+}
+
+
+def _user_action_routes(action: UserAction) -> None:
+    async def dialog(request: Request, user_id: UserId, user: UsersManager, session: ReadSessionDep) -> Response:
+        target = identity_service.user_read(await identity_service.get_user(session, user_id))
+        available = await _action_available(session, user, action, target)
+        return _user_action_form(request, target, action, available=available)
+
+    async def apply(request: Request, user_id: UserId, user: UsersManager, session: SessionDep) -> Response:
+        target = identity_service.user_read(await identity_service.get_user(session, user_id))
+        form = await request.form()
+        try:
+            message, errors = await _apply_user_action(request, session, user, action, target, form)
+        except DepotflowError as exc:
+            await session.rollback()
+            if exc.status in (401, 403, 404):
+                raise
+            known = ACTION_FIELDS.get(exc.code)
+            if known is None:
+                errors = forms.from_domain(exc, locale_of(request))
+            else:
+                errors = forms.FormErrors()
+                min_length = ui_state(request).settings.security.password_min_length
+                errors.add(known[0], i18n.translate(locale_of(request), known[1], min=min_length))
+            status = 422 if exc.status in (400, 422) else exc.status
+            message = None
+        else:
+            status = 422
+        if message is not None:
+            return _done(request, f"/web/admin/users/{user_id}", message)
+        available = await _action_available(session, user, action, target)
+        values = {"reason": _text(form, "reason")}  # passwords are never echoed
+        return _user_action_form(
+            request, target, action, available=available, values=values, errors=errors, status=status
+        )
+
+    router.add_api_route(
+        f"/admin/users/{{user_id}}/{action.slug}/dialog",
+        dialog,
+        methods=["GET"],
+        openapi_extra=mirrors(action.api),
+        name=f"admin_user_{action.slug}_dialog",
+    )
+    router.add_api_route(
+        f"/admin/users/{{user_id}}/{action.slug}",
+        apply,
+        methods=["POST"],
+        openapi_extra=mirrors(action.api),
+        name=f"admin_user_{action.slug}",
+    )
+
+
+for _action in USER_ACTIONS.values():
+    _user_action_routes(_action)
 
 
 # --- Roles (F7) -----------------------------------------------------------------------------------
@@ -589,6 +773,7 @@ async def _audit_page(
             "entity_pages": {kind: url for kind, (url, perm) in ENTITY_PAGES.items() if actor.has(perm)},
             "report": None,
             "verified": False,
+            "export_url": _export_url(values),
         },
         blocks=("results", "verify-result"),
         status=422 if errors else 200,
@@ -600,7 +785,34 @@ async def audit_list(request: Request, user: AuditViewer, session: ReadSessionDe
     return await _audit_page(request, session, user.actor)
 
 
-@router.post("/admin/audit/verify", openapi_extra=mirrors("GET /api/audit/"))
+def _export_url(values: Mapping[str, str]) -> str:
+    """The CSV export of the entries the page's filters select."""
+    query = urlencode([(name, value) for name, value in values.items() if value])
+    return "/web/admin/audit/export.csv" + (f"?{query}" if query else "")
+
+
+@router.get("/admin/audit/export.csv", openapi_extra=mirrors("GET /api/audit/export.csv"))
+async def audit_export(request: Request, user: AuditViewer, session: ReadSessionDep) -> Response:
+    """The entries the page's filters select as CSV (UTF-8 with BOM), streamed; a malformed date
+    answers the page again with the error rather than exporting more than was asked for."""
+    filters, _values, errors = _audit_filter(request)
+    if errors:
+        return await _audit_page(request, session, user.actor)
+    return StreamingResponse(
+        _export_chunks(request, filters),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"', "X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def _export_chunks(request: Request, filters: AuditFilter) -> AsyncIterator[bytes]:
+    # Its own session: the response is streamed after the request's session has closed.
+    async with request.app.state.db.session(write=False) as session:
+        async for chunk in audit_service.export_csv(session, filters=filters):
+            yield chunk.encode("utf-8")
+
+
+@router.post("/admin/audit/verify", openapi_extra=mirrors("GET /api/audit/verify"))
 async def audit_verify(request: Request, user: AuditViewer, session: ReadSessionDep) -> Response:
     """Walk the hash chain (as `depotflow audit verify` does) and show the result: in place for
     htmx, else as a message on the audit page."""

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 import anyio
-from fastapi import Form, Request
+from fastapi import Form, Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from depotflow.core.context import set_change_context
@@ -11,12 +11,14 @@ from depotflow.core.errors import DepotflowError
 from depotflow.core.security import Actor
 from depotflow.domains.identity import errors as identity_errors
 from depotflow.domains.identity import service as identity_service
+from depotflow.domains.identity.schemas import MAX_ID
 from depotflow.ui import csrf, forms, i18n
 from depotflow.ui.render import anonymous_binding, flash, locale_of, render, ui_state
 from depotflow.ui.routing import mirrors, ui_router
 from depotflow.ui.session import (
     CsrfRejected,
     SignedInForAccount,
+    WebUser,
     clear_session_cookie,
     current_web_user,
     session_cookie_name,
@@ -217,9 +219,56 @@ async def switch_language(
     return response
 
 
-@router.get("/account", openapi_extra=mirrors("GET /api/auth/me"))
+SESSION_REVOKE_URL = "/web/account/sessions/%s/revoke"
+
+
+async def _account_page(
+    request: Request,
+    user: WebUser,
+    *,
+    errors: forms.FormErrors | None = None,
+    status: int = 200,
+    blocks: tuple[str, ...] = (),
+) -> Response:
+    async with request.app.state.db.session(write=False) as session:
+        sessions = await identity_service.list_sessions(
+            session, user_id=user.actor.user_id or 0, current_token_id=user.actor.token_id
+        )
+    return render(
+        request,
+        "pages/auth/account.html",
+        {
+            "errors": errors or forms.FormErrors(),
+            "values": {},
+            "sessions": sessions,
+            "revoke_url": SESSION_REVOKE_URL,
+        },
+        status=status,
+        blocks=blocks,
+    )
+
+
+@router.get("/account", openapi_extra=mirrors("GET /api/auth/me", "GET /api/auth/sessions"))
 async def account(request: Request, user: SignedInForAccount) -> Response:
-    return render(request, "pages/auth/account.html", {"errors": forms.FormErrors(), "values": {}})
+    return await _account_page(request, user)
+
+
+@router.post("/account/sessions/{session_id}/revoke", openapi_extra=mirrors("DELETE /api/auth/sessions/{session_id}"))
+async def revoke_session(
+    request: Request, session_id: Annotated[int, Path(gt=0, le=MAX_ID)], user: SignedInForAccount
+) -> Response:
+    """End one of the user's other sessions (A3); an unknown or foreign one is 404, the current 409."""
+    async with request.app.state.db.session(write=True) as session:
+        set_change_context(session.sync_session, lambda: change_context(request, user.actor))
+        try:
+            await identity_service.revoke_own_session(session, user.actor, token_id=session_id)
+            await session.commit()
+        except DepotflowError:
+            await session.rollback()
+            raise
+    response = RedirectResponse("/web/account", status_code=303)
+    flash(response, request, i18n.translate(locale_of(request), "The session was ended."))
+    return response
 
 
 @router.post("/account/password", openapi_extra=mirrors("POST /api/auth/password"))
@@ -259,9 +308,7 @@ async def change_password(
                 if exc.code == "identity.weak_password":
                     errors = forms.FormErrors(fields={"new_password": forms.message_for(exc.code, locale)})
     if errors:
-        return render(
-            request, "pages/auth/account.html", {"errors": errors, "values": {}}, status=422, blocks=("password-form",)
-        )
+        return await _account_page(request, user, errors=errors, status=422, blocks=("password-form",))
     response = RedirectResponse("/web/account", status_code=303)
     flash(response, request, i18n.translate(locale, "Your password was changed. Your other sessions were signed out."))
     return response
