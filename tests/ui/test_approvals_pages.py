@@ -52,8 +52,17 @@ def _shown_digest(html: str) -> str:
     return found.group(1)
 
 
-def _sign_form(digest: str, password: str, **extra: str) -> dict[str, str]:
-    return {"decision": "approve", "password": password, "declaration": "true", "expected_digest": digest, **extra}
+def _sign_form(web: WebClient, digest: str, password: str, **extra: str) -> dict[str, str]:
+    """The dialog's fields; the username too (asked on the first signature of a session by default)."""
+    assert web.user is not None
+    return {
+        "decision": "approve",
+        "username": web.user.username,
+        "password": password,
+        "declaration": "true",
+        "expected_digest": digest,
+        **extra,
+    }
 
 
 async def _signatures(database: Database, flow_id: int) -> list[dict[str, Any]]:
@@ -128,7 +137,9 @@ async def test_success_stores_a_signature_over_the_digest_shown(client: httpx.As
     digest = _shown_digest((await _dialog(web, flow["id"])).text)
 
     resp = await web.post(
-        f"/web/approvals/flows/{flow['id']}/sign", _sign_form(digest, plant.approver1.password), target="dialog-content"
+        f"/web/approvals/flows/{flow['id']}/sign",
+        _sign_form(web, digest, plant.approver1.password),
+        target="dialog-content",
     )
 
     assert resp.status_code == 200, resp.text
@@ -164,7 +175,7 @@ async def test_the_completing_signature_issues_the_order_and_says_so(
     digest = _shown_digest((await _dialog(web, flow["id"])).text)
 
     # A plain form post (no htmx): back to the order's page.
-    resp = await web.post(f"/web/approvals/flows/{flow['id']}/sign", _sign_form(digest, plant.approver2.password))
+    resp = await web.post(f"/web/approvals/flows/{flow['id']}/sign", _sign_form(web, digest, plant.approver2.password))
 
     assert resp.status_code == 303
     assert resp.headers["location"] == f"/web/procurement/{order['id']}"
@@ -183,7 +194,7 @@ async def test_wrong_password_is_422_stores_nothing_and_counts_as_a_failed_attem
 
     resp = await web.post(
         f"/web/approvals/flows/{flow['id']}/sign",
-        _sign_form(digest, "not-my-password", reason="looks fine"),
+        _sign_form(web, digest, "not-my-password", reason="looks fine"),
         target="dialog-content",
     )
 
@@ -203,7 +214,7 @@ async def test_missing_declaration_is_422_and_stores_nothing(client: httpx.Async
     web = await sign_in(client, plant.approver1)
     digest = _shown_digest((await _dialog(web, flow["id"])).text)
     before = await row_counts(database)
-    form = _sign_form(digest, plant.approver1.password)
+    form = _sign_form(web, digest, plant.approver1.password)
     del form["declaration"]
 
     resp = await web.post(f"/web/approvals/flows/{flow['id']}/sign", form, target="dialog-content")
@@ -221,7 +232,7 @@ async def test_reject_without_reason_is_422_and_stores_nothing(client: httpx.Asy
 
     resp = await web.post(
         f"/web/approvals/flows/{flow['id']}/sign",
-        _sign_form(digest, plant.approver1.password, decision="reject", reason="   "),
+        _sign_form(web, digest, plant.approver1.password, decision="reject", reason="   "),
         target="dialog-content",
     )
 
@@ -238,7 +249,7 @@ async def test_reject_with_reason_refuses_the_order(client: httpx.AsyncClient, d
 
     resp = await web.post(
         f"/web/approvals/flows/{flow['id']}/sign",
-        _sign_form(digest, plant.approver1.password, decision="reject", reason="price too high"),
+        _sign_form(web, digest, plant.approver1.password, decision="reject", reason="price too high"),
         target="dialog-content",
     )
 
@@ -264,7 +275,9 @@ async def test_an_object_changed_after_the_dialog_opened_is_409_with_the_new_con
     before = await row_counts(database)
 
     resp = await web.post(
-        f"/web/approvals/flows/{flow['id']}/sign", _sign_form(seen, plant.approver1.password), target="dialog-content"
+        f"/web/approvals/flows/{flow['id']}/sign",
+        _sign_form(web, seen, plant.approver1.password),
+        target="dialog-content",
     )
 
     assert resp.status_code == 409
@@ -278,7 +291,7 @@ async def test_an_object_changed_after_the_dialog_opened_is_409_with_the_new_con
     # Reviewed again: the new digest signs.
     again = await web.post(
         f"/web/approvals/flows/{flow['id']}/sign",
-        _sign_form(current, plant.approver1.password),
+        _sign_form(web, current, plant.approver1.password),
         target="dialog-content",
     )
     assert again.status_code == 200, again.text
@@ -303,7 +316,7 @@ async def test_a_non_officer_sees_why_and_cannot_sign_by_posting(client: httpx.A
     before = await row_counts(database)
 
     resp = await web.post(
-        f"/web/approvals/flows/{flow['id']}/sign", _sign_form(digest, outsider.password), target="dialog-content"
+        f"/web/approvals/flows/{flow['id']}/sign", _sign_form(web, digest, outsider.password), target="dialog-content"
     )
 
     assert resp.status_code in (403, 409)
@@ -321,7 +334,7 @@ async def test_without_the_sign_permission_posting_is_403(client: httpx.AsyncCli
     web = await sign_in(client, viewer)
     digest = (await _content(client, plant, flow["id"]))["content_digest"]
 
-    resp = await web.post(f"/web/approvals/flows/{flow['id']}/sign", _sign_form(digest, viewer.password))
+    resp = await web.post(f"/web/approvals/flows/{flow['id']}/sign", _sign_form(web, digest, viewer.password))
 
     assert resp.status_code == 403
     assert await _signatures(database, flow["id"]) == []
@@ -331,7 +344,7 @@ async def test_signing_twice_is_refused_with_the_reason(client: httpx.AsyncClien
     plant, _order, flow = await _setup(client, database)
     web = await sign_in(client, plant.approver1)
     digest = _shown_digest((await _dialog(web, flow["id"])).text)
-    form = _sign_form(digest, plant.approver1.password)
+    form = _sign_form(web, digest, plant.approver1.password)
     assert (await web.post(f"/web/approvals/flows/{flow['id']}/sign", form, target="dialog-content")).status_code == 200
 
     again = await web.post(f"/web/approvals/flows/{flow['id']}/sign", form, target="dialog-content")
@@ -563,7 +576,7 @@ async def test_too_many_wrong_passwords_lock_the_account_and_end_the_session(
     plant, _order, flow = await _setup(client, database)
     web = await sign_in(client, plant.approver1)
     digest = _shown_digest((await _dialog(web, flow["id"])).text)
-    form = _sign_form(digest, "not-my-password")
+    form = _sign_form(web, digest, "not-my-password")
 
     statuses = []
     for _attempt in range(6):

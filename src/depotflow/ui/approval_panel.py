@@ -23,7 +23,13 @@ from depotflow.domains.approval import permissions as approval_perms
 from depotflow.domains.approval import policy
 from depotflow.domains.approval import service as approval_service
 from depotflow.domains.approval.enums import CLOSED, Decision, FlowStatus, OfficerAction
-from depotflow.domains.approval.errors import NoOpenSlot, NotAnOfficer, NotYourTurn, RejectionNeedsMustSign
+from depotflow.domains.approval.errors import (
+    NoOpenSlot,
+    NotAnOfficer,
+    NotYourTurn,
+    RejectionNeedsMustSign,
+    SignatureNotFound,
+)
 from depotflow.domains.approval.models import ApprovalFlow
 from depotflow.domains.approval.schemas import FlowFilter, FlowRead, SignatureRead
 from depotflow.domains.approval.service.registry import _object_types
@@ -44,6 +50,7 @@ ALREADY_SIGNED = _("Already signed by you")
 FLOW_CLOSED = _("The flow is closed")
 NO_OPEN_SLOT = _("Every slot you could fill is already signed by someone else")
 NOT_YOUR_TURN = _("This flow is signed in order; earlier officers have not signed yet")
+FLOW_CANCELLED = _("The flow was cancelled; its signatures stay as they are")
 
 # What the owning object becomes when a flow completes (the owners' on_approved / on_rejected
 # hooks), as (state kind, slug) for `state_label`. Object types not listed have no state effect.
@@ -88,6 +95,18 @@ def web_link(object_type: str, object_id: int, content: Mapping[str, Any] | None
     return None
 
 
+async def object_link(session: AsyncSession, flow: ApprovalFlow) -> str | None:
+    """The UI page of the flow's object (a QC record's page is its lot's, named in its content)."""
+    link = web_link(flow.object_type, flow.object_id)
+    if link is None and flow.object_type == "stock.qc_record":
+        try:
+            description = await approval_service.describe_object(session, flow.object_type, flow.object_id)
+            link = web_link(flow.object_type, flow.object_id, description.content)
+        except DepotflowError:
+            link = None
+    return link
+
+
 def panel_dom_id(object_type: str, object_id: int) -> str:
     return f"approval-panel-{object_type.replace('.', '-')}-{object_id}"
 
@@ -123,6 +142,17 @@ async def _owner_refusal(session: AsyncSession, flow: ApprovalFlow) -> str | Non
     if owner is None or owner.can_sign is None:
         return None
     return await owner.can_sign(session, flow)
+
+
+async def withdraw_refusal(session: AsyncSession, flow: ApprovalFlow) -> str | None:
+    """Why no signature of the flow may be withdrawn now, or None: the checks
+    `approval_service.withdraw_signature` makes (cancelled flow, the owning domain's `can_withdraw`)."""
+    if flow.status == FlowStatus.CANCELLED.value:
+        return FLOW_CANCELLED
+    owner = _object_types.get(flow.object_type)  # read-only use, as `_owner_refusal`
+    if owner is None or owner.can_withdraw is None:
+        return None
+    return await owner.can_withdraw(session, flow)
 
 
 async def eligibility(
@@ -246,6 +276,8 @@ class SignatureRow:
     withdrawn: bool
     withdrawn_at: datetime | None
     withdrawn_reason: str | None
+    withdrawn_by: str | None = None  # username of who withdrew it
+    remove_url: str | None = None  # the removal dialog, when the actor may remove this signature at all
 
 
 @dataclass(slots=True)
@@ -260,10 +292,11 @@ class ApprovalPanel:
     can_sign: bool
     why_not: str | None
     sign_url: str
-    can_withdraw: bool
+    can_withdraw: bool  # the actor may remove signatures here now (permission, and the object allows it)
     verified: bool  # every seal holds and the status agrees with the signatures
     decisions: tuple[str, ...] = ()  # "approve", "reject": what the actor may sign now
     link: str | None = None
+    withdraw_refusal: str | None = None  # why removal buttons are disabled (shown as text)
     dom_id: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -323,6 +356,11 @@ async def panel_for_flow(session: AsyncSession, actor: Actor, flow: ApprovalFlow
         )
         for o in read.officers
     ]
+    may_withdraw = actor.has(approval_perms.WITHDRAW) and bool(active)
+    refusal = await withdraw_refusal(session, flow) if may_withdraw else None
+    withdrawers, _roles = await identity_service.display_names(
+        session, user_ids=sorted({s.withdrawn_by_id for s in read.signatures if s.withdrawn_by_id}), role_ids=[]
+    )
     signatures = [
         SignatureRow(
             id=s.id,
@@ -339,19 +377,19 @@ async def panel_for_flow(session: AsyncSession, actor: Actor, flow: ApprovalFlow
             withdrawn=s.withdrawn_at is not None,
             withdrawn_at=s.withdrawn_at,
             withdrawn_reason=s.withdrawn_reason,
+            withdrawn_by=withdrawers.get(s.withdrawn_by_id) if s.withdrawn_by_id else None,
+            remove_url=(
+                remove_url(flow.id, s.user_id)
+                if may_withdraw and s.withdrawn_at is None and flow.status != FlowStatus.CANCELLED.value
+                else None
+            ),
         )
         for s in read.signatures
     ]
     allowed = await eligibility(session, actor, flow, read.signatures)
     if allowed.can_sign and not actor.has(approval_perms.VIEW):  # the dialog shows the content: approval.view
         allowed = Eligibility((), NO_PERMISSION, {})
-    link = web_link(flow.object_type, flow.object_id)
-    if link is None and flow.object_type == "stock.qc_record":
-        try:
-            description = await approval_service.describe_object(session, flow.object_type, flow.object_id)
-            link = web_link(flow.object_type, flow.object_id, description.content)
-        except DepotflowError:
-            link = None
+    link = await object_link(session, flow)
     return ApprovalPanel(
         flow=read,
         object_type=flow.object_type,
@@ -363,13 +401,16 @@ async def panel_for_flow(session: AsyncSession, actor: Actor, flow: ApprovalFlow
         can_sign=allowed.can_sign,
         why_not=allowed.why_not,
         sign_url=f"/web/approvals/flows/{flow.id}/sign",
-        can_withdraw=(
-            actor.has(approval_perms.WITHDRAW) and flow.status != FlowStatus.CANCELLED.value and bool(active)
-        ),
+        can_withdraw=may_withdraw and refusal is None,
         verified=verification.ok,
         decisions=tuple(d.value for d in allowed.decisions),
         link=link,
+        withdraw_refusal=refusal,
     )
+
+
+def remove_url(flow_id: int, user_id: int) -> str:
+    return f"/web/approvals/flows/{flow_id}/signatures/{user_id}/remove"
 
 
 # --- The signature dialog ----------------------------------------------------------------------------
@@ -489,9 +530,12 @@ class SignatureDialog:
     signer_name: str
     signer_username: str
     post_url: str
+    ask_username: bool = False  # Part 11 §11.200(a)(1): the first signature of the session
 
 
-async def signature_dialog(session: AsyncSession, actor: Actor, *, flow_id: int) -> SignatureDialog:
+async def signature_dialog(
+    session: AsyncSession, actor: Actor, *, flow_id: int, ask_username: bool = False
+) -> SignatureDialog:
     """What the dialog shows: the object's current content and digest, and each allowed decision's
     effect. Raises: FlowNotFound, UnknownObjectType, ObjectNotFound."""
     flow = await approval_service.get_flow(session, flow_id)
@@ -514,4 +558,53 @@ async def signature_dialog(session: AsyncSession, actor: Actor, *, flow_id: int)
         signer_name=signer.full_name if signer is not None else actor.display_name,
         signer_username=actor.username,
         post_url=f"/web/approvals/flows/{flow.id}/sign",
+        ask_username=ask_username,
+    )
+
+
+# --- The removal dialog ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalDialog:
+    """Removing (withdrawing) one user's signature: whose, what it said, and what the flow becomes."""
+
+    flow: FlowRead
+    signature: SignatureRead  # the active one; the latest withdrawn one when none is active
+    active: bool
+    refusal: str | None  # why it cannot be removed now (cancelled flow, the owning object says no)
+    status_after: FlowStatus | None  # the flow's status once removed (the domain's completion rule)
+    link: str | None
+    signer_name: str
+    signer_username: str
+    post_url: str
+
+    @property
+    def can_remove(self) -> bool:
+        return self.active and self.refusal is None
+
+
+async def removal_dialog(session: AsyncSession, actor: Actor, *, flow_id: int, user_id: int) -> RemovalDialog:
+    """Raises: FlowNotFound, SignatureNotFound (the user never signed the flow)."""
+    flow = await approval_service.get_flow(session, flow_id)
+    read = (await approval_service.flow_reads(session, [flow]))[0]
+    mine = [s for s in read.signatures if s.user_id == user_id]
+    if not mine:
+        raise SignatureNotFound(f"User {user_id} has no signature on flow {flow_id}.", details={"user_id": user_id})
+    active = [s for s in mine if s.withdrawn_at is None]
+    status_after: FlowStatus | None = None
+    if active:
+        remaining = [s for s in read.signatures if s.user_id != user_id]
+        status_after = policy.derive_status(policy.officers_from(flow.officers), _facts(remaining), flow.min_signatures)
+    signer = await identity_service.get_user(session, actor.user_id) if actor.user_id is not None else None
+    return RemovalDialog(
+        flow=read,
+        signature=active[-1] if active else mine[-1],
+        active=bool(active),
+        refusal=await withdraw_refusal(session, flow) if active else None,
+        status_after=status_after,
+        link=await object_link(session, flow),
+        signer_name=signer.full_name if signer is not None else actor.display_name,
+        signer_username=actor.username,
+        post_url=remove_url(flow.id, user_id),
     )

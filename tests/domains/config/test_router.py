@@ -27,9 +27,10 @@ ORGANISATION = {
     "email": "office@acme.example",
     "website": "https://acme.example",
     "procurement_document_templates": {"PO-STD": "Purchase order", "PO-QC": "QC release note"},
+    "signature_require_username": False,
 }
 
-DEFAULT_CONFIG = {
+DEFAULT_CONFIG: dict[str, Any] = {
     "company_name": "depotflow",
     "company_logo": None,
     "legal_name": None,
@@ -43,6 +44,7 @@ DEFAULT_CONFIG = {
     "email": None,
     "website": None,
     "procurement_document_templates": {},
+    "signature_require_username": True,
 }
 
 
@@ -98,7 +100,13 @@ async def test_null_clears_a_setting_and_restores_the_default_name(
 
     response = await client.post(
         "/api/config/",
-        json={"company_name": None, "company_logo": None, "tax_id": None, "procurement_document_templates": None},
+        json={
+            "company_name": None,
+            "company_logo": None,
+            "tax_id": None,
+            "procurement_document_templates": None,
+            "signature_require_username": None,
+        },
         headers=admin.headers,
     )
 
@@ -109,6 +117,7 @@ async def test_null_clears_a_setting_and_restores_the_default_name(
         "company_logo": None,
         "tax_id": None,
         "procurement_document_templates": {},
+        "signature_require_username": True,
     }
     branding = await client.get("/api/config/")
     assert branding.json() == {"company_name": "depotflow", "company_logo": None}
@@ -160,6 +169,8 @@ async def test_saving_needs_config_change(client: httpx.AsyncClient, database: D
         ("empty name", {"company_name": "  "}, ["body", "company_name"]),
         ("name too long", {"company_name": "x" * 101}, ["body", "company_name"]),
         ("number as city", {"city": 42}, ["body", "city"]),
+        ("text as the username flag", {"signature_require_username": "no"}, ["body", "signature_require_username"]),
+        ("number as the username flag", {"signature_require_username": 0}, ["body", "signature_require_username"]),
     ],
 )
 async def test_invalid_settings_are_refused(
@@ -241,3 +252,31 @@ async def test_an_empty_change_returns_the_configuration_and_writes_nothing(
     assert response.json() == {**DEFAULT_CONFIG, "city": "Cluj"}
     assert await _stored(database) == {"city": "Cluj"}
     assert await entry_count(database) == count
+
+
+async def test_the_signature_username_setting_is_on_by_default_and_its_change_is_audited(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    editor = await make_user(database, username="editor", permissions=["config.change"])
+    count = await entry_count(database)
+
+    off = await client.post(
+        "/api/config/",
+        json={"signature_require_username": False},
+        headers={**editor.headers, "X-Change-Reason": "SOP-12 rev 3"},
+    )
+
+    assert off.status_code == 200, off.text
+    assert off.json() == {**DEFAULT_CONFIG, "signature_require_username": False}
+    assert await _stored(database) == {"signature_require_username": False}
+    [created] = await entries(database, action="config_entry.create")
+    assert created["changes"]["after"]["key"] == "signature_require_username"
+    assert created["changes"]["after"]["value"] is False
+    assert (created["actor_username"], created["reason"]) == ("editor", "SOP-12 rev 3")
+    assert await entry_count(database) == count + 1
+
+    on = await client.post("/api/config/", json={"signature_require_username": True}, headers=editor.headers)
+
+    assert on.json()["signature_require_username"] is True
+    [updated] = await entries(database, action="config_entry.update")
+    assert updated["changes"] == {"before": {"value": False}, "after": {"value": True}}

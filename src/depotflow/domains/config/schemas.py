@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, EmailStr, Field, StrictBool, StringConstraints
 
 from depotflow.core.schemas import InputSchema
 
@@ -31,7 +31,12 @@ TemplateCode = Annotated[
 Website = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^https?://[^\s]+$")]
 
 BRANDING_KEYS = ("company_name", "company_logo")
-DEFAULTS: dict[str, object] = {"company_name": "depotflow", "company_logo": None, "procurement_document_templates": {}}
+DEFAULTS: dict[str, object] = {
+    "company_name": "depotflow",
+    "company_logo": None,
+    "procurement_document_templates": {},
+    "signature_require_username": True,
+}
 
 
 class Branding(BaseModel):
@@ -56,6 +61,9 @@ class ConfigUpdate(InputSchema):
     website: Website | None = None
     # Document template codes offered for purchase orders: {code: display name}.
     procurement_document_templates: dict[TemplateCode, Text200] | None = Field(default=None, max_length=50)
+    # 21 CFR Part 11 §11.200(a)(1): the first signature of a browser session also asks for the
+    # username (both identification components), later ones the password only. Null restores on.
+    signature_require_username: StrictBool | None = None
 
 
 class ConfigRead(BaseModel):
@@ -72,3 +80,4 @@ class ConfigRead(BaseModel):
     email: str | None = None
     website: str | None = None
     procurement_document_templates: dict[str, str] = Field(default_factory=dict)
+    signature_require_username: bool = True

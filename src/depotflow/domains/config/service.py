@@ -26,10 +26,17 @@ async def get_config(session: AsyncSession, /) -> ConfigRead:
     return ConfigRead(**values)
 
 
+async def signature_requires_username(session: AsyncSession, /) -> bool:
+    """Whether the first signature of a browser session also asks for the username (default on)."""
+    entries = await config_repo.find_entries(session, ["signature_require_username"])
+    entry = entries.get("signature_require_username")
+    return entry.value is not False if entry is not None else bool(DEFAULTS["signature_require_username"])
+
+
 async def update_config(session: AsyncSession, actor: Actor, /, *, data: ConfigUpdate) -> ConfigRead:
     """Set the given keys (null clears an optional key); unknown keys never reach here."""
     changes = data.model_dump(exclude_unset=True, mode="json")
-    for key in ("company_name", "procurement_document_templates"):
+    for key in ("company_name", "procurement_document_templates", "signature_require_username"):
         if key in changes and changes[key] is None:
             changes[key] = DEFAULTS[key]  # null restores the default of a setting that always has a value
     if not changes:

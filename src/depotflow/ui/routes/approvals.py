@@ -1,6 +1,7 @@
 """UI routes: approvals — the panel fragment, the signature dialog, My approvals, approval templates
 (ui.md §5.6, §5.8, A5, F8)."""
 
+import dataclasses
 import re
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from depotflow.core.security import Actor
 from depotflow.domains.approval import permissions as approval_perms
 from depotflow.domains.approval import service as approval_service
 from depotflow.domains.approval.enums import CLOSED, Decision, OfficerAction, OfficerKind
-from depotflow.domains.approval.errors import ContentChanged, UnknownObjectType
+from depotflow.domains.approval.errors import ContentChanged, SignatureNotFound, UnknownObjectType
 from depotflow.domains.approval.schemas import (
     MAX_ID,
     FlowFilter,
@@ -27,15 +28,20 @@ from depotflow.domains.approval.schemas import (
     TemplateRead,
     TemplateUpdate,
 )
+from depotflow.domains.audit import service as audit_service
+from depotflow.domains.audit.schemas import AuditFilter
+from depotflow.domains.config import service as config_service
 from depotflow.domains.identity import errors as identity_errors
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.schemas import UserFilter
 from depotflow.ui import forms, i18n, labels
 from depotflow.ui.approval_panel import (
     OBJECT_EFFECTS,
+    RemovalDialog,
     SignatureDialog,
     approval_panel,
     eligibility,
+    removal_dialog,
     signature_dialog,
     web_link,
 )
@@ -50,12 +56,19 @@ router = ui_router()
 PathId = Annotated[int, Path(gt=0, le=MAX_ID)]
 Viewer = Annotated[WebUser, Depends(web_requirement(approval_perms.VIEW))]
 Signer = Annotated[WebUser, Depends(web_requirement(approval_perms.SIGN))]
+Withdrawer = Annotated[WebUser, Depends(web_requirement(approval_perms.WITHDRAW))]
 TemplateManager = Annotated[WebUser, Depends(web_requirement(approval_perms.TEMPLATES_MANAGE))]
 
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 DIALOG_BLOCKS = ("dialog-content",)
 OFFICER_ROWS_MIN = 5
 OFFICER_ROWS_MAX = 50
+REASON_MAX = 2000
+WITHDRAW_API = "DELETE /api/approvals/flows/{flow_id}/signatures/{user_id}"
+# The audit event that marks a browser session (its token) as having given both identification
+# components, username and password, for a signature (21 CFR Part 11 §11.200(a)(1)).
+SIGNER_IDENTIFIED = "approval.signer_identified"
+USERNAME_MISMATCH = "approval.username_mismatch"
 
 
 def _(message: str) -> str:  # marks msgids for extraction; translated with i18n.translate
@@ -117,6 +130,7 @@ def _dialog_response(
     errors: forms.FormErrors | None = None,
     notice: str | None = None,
     status: int = 200,
+    error_code: str | None = None,
 ) -> Response:
     values = dict(values or {})
     allowed = [d.value for d in dialog.eligibility.decisions]
@@ -130,11 +144,40 @@ def _dialog_response(
             "values": values,
             "errors": errors or forms.FormErrors(),
             "notice": notice,
-            "standalone": not (is_htmx(request) and request.headers.get("hx-target") in DIALOG_BLOCKS),
+            "error_code": error_code,
+            "standalone": _standalone(request),
         },
         blocks=DIALOG_BLOCKS,
         status=status,
     )
+
+
+def _standalone(request: Request) -> bool:
+    return not (is_htmx(request) and request.headers.get("hx-target") in DIALOG_BLOCKS)
+
+
+async def _identified(session: AsyncSession, actor: Actor) -> bool:
+    """Whether this browser session already signed with username and password (§11.200(a)(1)).
+
+    The session (its `identity_token` row) has no field of its own for this, so the fact is the
+    audit event written with that signature, keyed by the token: it ends with the session, since a
+    new sign-in is a new token.
+    """
+    if actor.token_id is None:
+        return False
+    found = await audit_service.list_entries(
+        session,
+        filters=AuditFilter(action=SIGNER_IDENTIFIED, entity_type="identity_token", entity_id=str(actor.token_id)),
+        page=PageRequest(offset=0, limit=1),
+        sort=None,
+        search=None,
+    )
+    return bool(found.items)
+
+
+async def _asks_username(session: AsyncSession, actor: Actor) -> bool:
+    """The first signature of a session also asks for the username, when the setting is on."""
+    return await config_service.signature_requires_username(session) and not await _identified(session, actor)
 
 
 @router.get("/approvals/flows/{flow_id}/sign", openapi_extra=mirrors("GET /api/approvals/flows/{flow_id}/content"))
@@ -142,7 +185,8 @@ async def sign_dialog(
     request: Request, flow_id: PathId, user: Viewer, session: ReadSessionDep, decision: str | None = None
 ) -> Response:
     """The signature dialog: what is signed (content, digest), the effect, meaning, password."""
-    dialog = await signature_dialog(session, user.actor, flow_id=flow_id)
+    ask = await _asks_username(session, user.actor)
+    dialog = await signature_dialog(session, user.actor, flow_id=flow_id, ask_username=ask)
     chosen = _decision(decision)
     return _dialog_response(request, dialog, values={"decision": chosen.value if chosen else ""})
 
@@ -185,8 +229,10 @@ async def sign(
     expected = form.get("expected_digest", "")
     reason = (form.get("reason") or "").strip()
     decision = _decision(form.get("decision"))
+    typed_username = (form.get("username") or "").strip()
 
-    current = await signature_dialog(session, actor, flow_id=flow_id)
+    ask = await _asks_username(session, actor)
+    current = await signature_dialog(session, actor, flow_id=flow_id, ask_username=ask)
     if DIGEST.match(expected) and expected != current.content.digest:
         return _changed(request, current, values, locale)
 
@@ -201,6 +247,10 @@ async def sign(
         errors.add("password", forms.message_for("missing", locale))
     if len(password) > 1024:
         errors.add("password", forms.message_for("string_too_long", locale))
+    if ask and not typed_username:
+        errors.add("username", forms.message_for("missing", locale))
+    if len(typed_username) > 150:
+        errors.add("username", forms.message_for("string_too_long", locale))
     if form.get("declaration") != "true":
         errors.add("declaration", i18n.translate(locale, _("Confirm the declaration to sign.")))
     if not DIGEST.match(expected):
@@ -209,35 +259,30 @@ async def sign(
         return _dialog_response(request, current, values=values, errors=errors, status=422)
     assert decision is not None
 
-    settings = ui_state(request).settings
     ip = client_ip(request)
+    mismatch = ask and typed_username.casefold() != actor.username.casefold()
+    check = await _check_password(request, read_session, actor, password)
     try:
-        await identity_service.reauthenticate(
-            read_session,
-            session,
-            actor,
-            password=password,
-            ip_address=ip,
-            security=settings.security,
-            identity=settings.identity,
-            purpose="the signature",
-        )
+        await _confirm_password(request, session, actor, check, purpose="the signature", username_mismatch=mismatch)
     except identity_errors.LoginLocked as exc:
         await session.commit()  # the failed attempt and the lock are kept
         return await _locked_out(request, actor, exc, locale)
     except DepotflowError as exc:
-        if exc.commit_before_raise:
-            await session.commit()  # a wrong password counts toward the lockout, and is audited
-        else:
-            await session.rollback()
-        if exc.delay_seconds > 0:
-            await anyio.sleep(exc.delay_seconds)
+        await _after_failed_reauthentication(session, exc)
         errors = forms.FormErrors()
+        code = exc.code
         if isinstance(exc, identity_errors.PasswordRejected):
-            errors.add("password", i18n.translate(locale, _("The password is not correct; nothing was signed.")))
+            if mismatch:
+                code = USERNAME_MISMATCH
+                errors.add(
+                    "username",
+                    i18n.translate(locale, _("This is not the username you signed in with; nothing was signed.")),
+                )
+            if check.outcome != "ok":
+                errors.add("password", i18n.translate(locale, _("The password is not correct; nothing was signed.")))
         else:
             errors.add(None, forms.message_for(exc.code, locale, fallback=exc.message))
-        return _dialog_response(request, current, values=values, errors=errors, status=422)
+        return _dialog_response(request, current, values=values, errors=errors, status=422, error_code=code)
 
     try:
         flow = await approval_service.sign(
@@ -253,20 +298,34 @@ async def sign(
             expected_digest=expected,
         )
         read = (await approval_service.flow_reads(session, [flow]))[0]
+        if ask and actor.token_id is not None:  # this session has now signed with both components
+            await audit_service.record(
+                session,
+                action=SIGNER_IDENTIFIED,
+                entity_type="identity_token",
+                entity_id=actor.token_id,
+                details={"username": actor.username, "flow_id": flow_id},
+            )
         await session.commit()
     except ContentChanged:
         await session.rollback()
-        return _changed(request, await signature_dialog(session, actor, flow_id=flow_id), values, locale)
+        fresh = await signature_dialog(session, actor, flow_id=flow_id, ask_username=ask)
+        return _changed(request, fresh, values, locale)
     except DepotflowError as exc:
         await session.rollback()
-        fresh = await signature_dialog(session, actor, flow_id=flow_id)
+        fresh = await signature_dialog(session, actor, flow_id=flow_id, ask_username=ask)
         errors = forms.FormErrors()
         reason_text = fresh.eligibility.why_not
         errors.add(None, i18n.translate(locale, reason_text) if reason_text else exc.message)
-        return _dialog_response(request, fresh, values=values, errors=errors, status=exc.status)
+        return _dialog_response(request, fresh, values=values, errors=errors, status=exc.status, error_code=exc.code)
 
     message = _signed_message(locale, read, decision)
     target = web_link(read.object_type, read.object_id, None) or current.content.link or "/web/approvals"
+    return _done(request, message, target)
+
+
+def _done(request: Request, message: str, target: str) -> Response:
+    """A sign or a removal went through."""
     if is_htmx(request):
         # No page reload: the dialog closes, the toast says what happened, and app.js re-reads the
         # page's main region (state badge, approval panel, history) in place.
@@ -277,6 +336,49 @@ async def sign(
     return response
 
 
+async def _check_password(
+    request: Request, read_session: AsyncSession, actor: Actor, password: str
+) -> identity_service.LoginCheck:
+    """The lock-free first phase of the password re-entry (as `identity_service.reauthenticate`)."""
+    settings = ui_state(request).settings
+    return await identity_service.check_login(
+        read_session,
+        username=actor.username,
+        password=password,
+        ip_address=client_ip(request),
+        identity=settings.identity,
+    )
+
+
+async def _confirm_password(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    check: identity_service.LoginCheck,
+    *,
+    purpose: str,
+    username_mismatch: bool = False,
+) -> None:
+    """The second phase: a wrong password, or a right one with a wrong username typed (§11.200(a)(1)),
+    counts toward the lockout and is audited as a failed re-authentication.
+
+    Raises: PasswordRejected, LoginLocked, IdentityServerUnavailable.
+    """
+    if username_mismatch and check.outcome == "ok":
+        check = dataclasses.replace(check, outcome="failed", reason="username_mismatch", user_id=actor.user_id)
+    settings = ui_state(request).settings
+    await identity_service.confirm_password(session, actor, check, security=settings.security, purpose=purpose)
+
+
+async def _after_failed_reauthentication(session: AsyncSession, exc: DepotflowError) -> None:
+    if exc.commit_before_raise:
+        await session.commit()  # a wrong password counts toward the lockout, and is audited
+    else:
+        await session.rollback()
+    if exc.delay_seconds > 0:
+        await anyio.sleep(exc.delay_seconds)
+
+
 def _changed(request: Request, dialog: SignatureDialog, values: dict[str, str], locale: str) -> Response:
     notice = i18n.translate(
         locale, _("%(title)s changed since you opened this dialog. Review it again."), title=dialog.content.title
@@ -284,7 +386,9 @@ def _changed(request: Request, dialog: SignatureDialog, values: dict[str, str], 
     return _dialog_response(request, dialog, values=values, notice=notice, status=409)
 
 
-async def _locked_out(request: Request, actor: Actor, exc: DepotflowError, locale: str) -> Response:
+async def _locked_out(
+    request: Request, actor: Actor, exc: DepotflowError, locale: str, *, removal: bool = False
+) -> Response:
     """Too many wrong passwords: the account is locked and this browser session ends."""
     async with request.app.state.db.session(write=True) as session:
         set_change_context(session.sync_session, lambda: change_context(request, actor))
@@ -297,20 +401,137 @@ async def _locked_out(request: Request, actor: Actor, exc: DepotflowError, local
     else:
         response = RedirectResponse("/web/login", status_code=303)
     clear_session_cookie(response, ui_state(request).settings)
-    flash(
-        response,
-        request,
-        i18n.translate(
-            locale,
-            _(
-                "Too many wrong passwords: nothing was signed, your account is locked for %(minutes)s minutes "
-                "and you were signed out."
-            ),
-            minutes=minutes,
-        ),
-        level="error",
+    message = (
+        _(
+            "Too many wrong passwords: no signature was removed, your account is locked for %(minutes)s minutes "
+            "and you were signed out."
+        )
+        if removal
+        else _(
+            "Too many wrong passwords: nothing was signed, your account is locked for %(minutes)s minutes "
+            "and you were signed out."
+        )
     )
+    flash(response, request, i18n.translate(locale, message, minutes=minutes), level="error")
     return response
+
+
+# --- Removing a signature (a reason dialog with the password, ui.md §5.5, §5.8) ------------------------
+
+
+def _removal_response(
+    request: Request,
+    dialog: RemovalDialog,
+    *,
+    values: dict[str, str] | None = None,
+    errors: forms.FormErrors | None = None,
+    status: int = 200,
+    error_code: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "pages/approvals/remove.html",
+        {
+            "dialog": dialog,
+            "values": values or {},
+            "errors": errors or forms.FormErrors(),
+            "error_code": error_code,
+            "standalone": _standalone(request),
+        },
+        blocks=DIALOG_BLOCKS,
+        status=status,
+    )
+
+
+@router.get("/approvals/flows/{flow_id}/signatures/{user_id}/remove", openapi_extra=mirrors(WITHDRAW_API))
+async def remove_dialog(
+    request: Request, flow_id: PathId, user_id: PathId, user: Withdrawer, session: ReadSessionDep
+) -> Response:
+    """The removal dialog: whose signature, what it said, what the flow becomes; reason and password."""
+    return _removal_response(request, await removal_dialog(session, user.actor, flow_id=flow_id, user_id=user_id))
+
+
+@router.post("/approvals/flows/{flow_id}/signatures/{user_id}/remove", openapi_extra=mirrors(WITHDRAW_API))
+async def remove_signature(
+    request: Request,
+    flow_id: PathId,
+    user_id: PathId,
+    user: Withdrawer,
+    read_session: ReadSessionDep,
+    session: SessionDep,
+) -> Response:
+    """Withdraw a user's signature with a reason and the remover's re-entered password; the signature
+    stays in the record, marked withdrawn (who, when, why)."""
+    locale = locale_of(request)
+    actor = user.actor
+    form = await _form(request)
+    values = forms.form_values(form, exclude=("csrf_token", "password"))
+    password = form.get("password", "")
+    reason = (form.get("reason") or "").strip()
+    current = await removal_dialog(session, actor, flow_id=flow_id, user_id=user_id)  # 404: never signed
+
+    errors = forms.FormErrors()
+    if not reason:
+        errors.add("reason", forms.message_for("missing", locale))
+    if len(reason) > REASON_MAX:
+        errors.add("reason", forms.message_for("string_too_long", locale))
+    if not password:
+        errors.add("password", forms.message_for("missing", locale))
+    if len(password) > 1024:
+        errors.add("password", forms.message_for("string_too_long", locale))
+    if errors:
+        return _removal_response(request, current, values=values, errors=errors, status=422)
+
+    check = await _check_password(request, read_session, actor, password)
+    try:
+        await _confirm_password(request, session, actor, check, purpose="the removal of the signature")
+    except identity_errors.LoginLocked as exc:
+        await session.commit()  # the failed attempt and the lock are kept
+        return await _locked_out(request, actor, exc, locale, removal=True)
+    except DepotflowError as exc:
+        await _after_failed_reauthentication(session, exc)
+        errors = forms.FormErrors()
+        if isinstance(exc, identity_errors.PasswordRejected):
+            message = _("The password is not correct; the signature was not removed.")
+            errors.add("password", i18n.translate(locale, message))
+        else:
+            errors.add(None, forms.message_for(exc.code, locale, fallback=exc.message))
+        return _removal_response(request, current, values=values, errors=errors, status=422, error_code=exc.code)
+
+    # The audit entries of the withdrawal carry its reason (the "why" of the trail).
+    set_change_context(
+        session.sync_session, lambda: dataclasses.replace(change_context(request, actor), reason=reason[:1000])
+    )
+    try:
+        flow = await approval_service.withdraw_signature(
+            session, actor, flow_id=flow_id, user_id=user_id, reason=reason, secret=_secret(request)
+        )
+        read = (await approval_service.flow_reads(session, [flow]))[0]
+        await session.commit()
+    except DepotflowError as exc:
+        await session.rollback()
+        if exc.status in (401, 403):
+            raise
+        # Refused by the domain: the owning object keeps its signatures, the flow was cancelled, or
+        # the signature was already withdrawn (the domain finds no active one; that the user signed
+        # was checked above, so this is a conflict with the record, not an unknown address).
+        fresh = await removal_dialog(session, actor, flow_id=flow_id, user_id=user_id)
+        errors = forms.FormErrors()
+        if isinstance(exc, SignatureNotFound):
+            errors.add(None, i18n.translate(locale, _("This signature was already withdrawn.")))
+        else:
+            errors.add(None, forms.message_for(exc.code, locale, fallback=exc.message))
+        status = 409 if exc.status in (404, 409) else exc.status
+        return _removal_response(request, fresh, values=values, errors=errors, status=status, error_code=exc.code)
+
+    message = i18n.translate(
+        locale,
+        _("The signature of %(name)s was removed. The approval of %(title)s is now %(state)s."),
+        name=current.signature.full_name,
+        title=read.title,
+        state=_state_text(locale, "approval", read.status),
+    )
+    return _done(request, message, current.link or "/web/approvals")
 
 
 # --- My approvals ------------------------------------------------------------------------------------
