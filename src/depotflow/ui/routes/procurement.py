@@ -1,5 +1,7 @@
 """Purchase orders (ui.md §4.3 B1-B4, §6.1-6.3): the list, a new order, the detail page with its tabs
-(details, lines, receive, quality, files, history), the receive form, QC records and their release.
+(details, lines, receive, quality, files, history), the header edit form and the document and
+transport checks (B3.1), the receive form and what it lands on (B4), the reversal of a lot receipt
+(B3.3), QC records and their release.
 
 Every route calls the procurement services in-process, mirrors the API route(s) it is the browser
 form of and requires the same permission. Writes answer 303 + flash (or HX-Redirect for htmx);
@@ -10,18 +12,19 @@ answer 409 with the reason.
 import importlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from depotflow.core.errors import DepotflowError, NotFound
+from depotflow.core.errors import Conflict, DepotflowError, NotFound
 from depotflow.core.listing import PageRequest
 from depotflow.core.security import Actor
 from depotflow.core.settings import Settings
@@ -39,9 +42,10 @@ from depotflow.domains.part import service as part_service
 from depotflow.domains.procurement import permissions
 from depotflow.domains.procurement import service as procurement_service
 from depotflow.domains.procurement.enums import OBJECT_TYPE, RECEIVABLE, TERMINAL, OrderState
-from depotflow.domains.procurement.errors import AttachmentNotFound, LineNotFound, OverReceipt
+from depotflow.domains.procurement.errors import AttachmentNotFound, LineNotFound, OverReceipt, ReceivedLotNotFound
 from depotflow.domains.procurement.schemas import (
     MAX_ID,
+    NULLABLE_HEADER,
     NULLABLE_LINE,
     LineCreate,
     LineRead,
@@ -49,12 +53,14 @@ from depotflow.domains.procurement.schemas import (
     OrderCreate,
     OrderFilter,
     OrderRead,
+    OrderUpdate,
     ReceiveRequest,
 )
+from depotflow.domains.procurement.service.orders import AUTO_FINISH_REASON
 from depotflow.domains.stock import permissions as stock_permissions
 from depotflow.domains.stock import service as stock_service
-from depotflow.domains.stock.enums import QC_OBJECT_TYPE, LocationType, QcResult
-from depotflow.domains.stock.schemas import LocationFilter, LotRead, QcRecordCreate, QcRecordUpdate
+from depotflow.domains.stock.enums import QC_OBJECT_TYPE, LocationType, MovementKind, QcResult
+from depotflow.domains.stock.schemas import LocationFilter, LotRead, MovementFilter, QcRecordCreate, QcRecordUpdate
 from depotflow.ui import forms, i18n, labels
 from depotflow.ui.forms import FormErrors
 from depotflow.ui.listing import fetch_list, list_query
@@ -79,6 +85,7 @@ Viewer = Annotated[WebUser, Depends(web_requirement(permissions.VIEW))]
 Adder = Annotated[WebUser, Depends(web_requirement(permissions.ADD))]
 Changer = Annotated[WebUser, Depends(web_requirement(permissions.CHANGE))]
 Receiver = Annotated[WebUser, Depends(web_requirement(permissions.RECEIVE))]
+Reverser = Annotated[WebUser, Depends(web_requirement(permissions.REVERSE_RECEIPT))]
 FlowStarter = Annotated[WebUser, Depends(web_requirement(approval_permissions.CREATE))]
 QcRecorder = Annotated[WebUser, Depends(web_requirement(stock_permissions.QC_RECORD))]
 FileViewer = Annotated[WebUser, Depends(web_requirement(file_permissions.VIEW))]
@@ -92,6 +99,27 @@ CONTAINER_FLAGS = ("is_damaged", "is_unsealed", "is_mislabeled")
 RECEIPT_CHECKS = ("containers_cleaned", "accord_ba", "is_list_supplier", "clean_transport")
 SHOWN_TABS = ("details", "lines", "receive", "quality", "files", "history")
 HISTORY_LIMIT = 100
+REASON_MAX = 2000
+
+# The transport and document checks kept in the order's free-form `documents` object (PATCH
+# .../documents): yes/no answers (left out while unanswered) and two texts. Other keys of that
+# object (e.g. the bookkeeping of generated documents) are kept exactly as they are.
+DOCUMENT_CHECKS: tuple[tuple[str, str], ...] = (
+    ("sent_to_supplier", _("Order sent to the supplier")),
+    ("confirmation_received", _("Order confirmation received from the supplier")),
+    ("delivery_note_received", _("Delivery note received")),
+    ("transport_document_received", _("Transport document (CMR) received")),
+    ("invoice_received", _("Invoice received")),
+    ("coa_received", _("Certificate of analysis received")),
+)
+DOCUMENT_TEXTS: tuple[tuple[str, str, int], ...] = (
+    ("transport_document_number", _("Transport document number"), 64),
+    ("documents_notes", _("Notes on the documents"), 2000),
+)
+
+# The lot a receipt just created, for the banner on the Receipts tab (B4): a signed, short-lived
+# cookie read once, like the flash message.
+RECEIPT_COOKIE = "df_receipt"
 
 # Explicit transitions (PATCH .../state): the verb in the URL, the target state, labels and styles.
 TRANSITIONS: dict[str, tuple[OrderState, str, str, str]] = {
@@ -406,6 +434,8 @@ def _actions(request: Request, order: OrderRead, actor: Actor) -> list[Action]:
     policy's allowed transitions); the services check again when the action arrives."""
     url = f"{BASE}/{order.id}"
     actions: list[Action] = []
+    if order.editable and actor.has(permissions.CHANGE):
+        actions.append(Action("edit", _t(request, "Edit"), "outline-primary", f"{url}/edit", kind="link"))
     if order.state in RECEIVABLE and actor.has(permissions.RECEIVE):
         actions.append(Action("receive", _t(request, "Receive goods"), "primary", f"{url}/receive", kind="link"))
     if order.state is OrderState.PENDING and order.approval_flow_id is None and actor.has(approval_permissions.CREATE):
@@ -494,16 +524,230 @@ async def _username(session: AsyncSession, user_id: int) -> str:
     return str(found.username)
 
 
+class StaleForm(Conflict):
+    """The order changed after the form was opened (its `version` no longer matches)."""
+
+    code = "web.stale_form"
+
+
+def _version(order: OrderRead | Any) -> str:
+    """What a form sends back to prove it shows the order as it is now (optimistic concurrency)."""
+    updated: datetime = order.updated_at
+    return updated.isoformat()
+
+
+def _check_version(request: Request, reader: "FormReader", order: Any) -> None:
+    """Raises: StaleForm. Call with the order locked (`procurement_service.lock_order`)."""
+    if reader.text("version") != _version(order):
+        raise StaleForm(
+            _t(
+                request,
+                "%(reference)s was changed after you opened this form. Review the current values and save again.",
+                reference=order.reference,
+            )
+        )
+
+
+def _header_values(order: OrderRead) -> dict[str, str]:
+    """The edit form filled with the stored header."""
+    return {
+        "description": order.description,
+        "supplier_reference": order.supplier_reference,
+        "currency": order.currency,
+        "issue_date": order.issue_date.isoformat() if order.issue_date else "",
+        "target_date": order.target_date.isoformat() if order.target_date else "",
+        "destination_id": str(order.destination_id) if order.destination_id is not None else "",
+        "delivery_address": order.delivery_address,
+        "notes": order.notes,
+        "version": _version(order),
+    }
+
+
+def _document_values(order: OrderRead) -> dict[str, str]:
+    """The document checks form filled with the stored answers."""
+    stored = order.documents
+    values: dict[str, str] = {"version": _version(order)}
+    for key, _label in DOCUMENT_CHECKS:
+        answer = stored.get(key)
+        values[key] = "yes" if answer is True else "no" if answer is False else ""
+    for key, _label, _limit in DOCUMENT_TEXTS:
+        text = stored.get(key)
+        values[key] = text if isinstance(text, str) else ""
+    return values
+
+
+def _document_facts(order: OrderRead) -> list[tuple[str, str]]:
+    """(msgid, answer msgid or text) of every check, for the read-only view."""
+    stored = order.documents
+    facts: list[tuple[str, str]] = []
+    for key, label in DOCUMENT_CHECKS:
+        answer = stored.get(key)
+        facts.append((label, _("Yes") if answer is True else _("No") if answer is False else _("Not checked")))
+    return facts
+
+
+async def _details_tab(
+    request: Request,
+    session: AsyncSession,
+    user: WebUser,
+    order_id: int,
+    *,
+    editing: bool = False,
+    values: Mapping[str, str] | None = None,
+    errors: FormErrors | None = None,
+    doc_values: Mapping[str, str] | None = None,
+    doc_errors: FormErrors | None = None,
+    action_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    order = await _order(session, user.actor, order_id)
+    may_edit = user.actor.has(permissions.CHANGE) and order.editable
+    panel = await _approval_panel(request, session, user, object_type=OBJECT_TYPE, object_id=order.id)
+    extra: dict[str, Any] = {
+        "panel": panel,
+        "editing": editing and may_edit,
+        "may_edit": may_edit,
+        "values": values if values is not None else _header_values(order),
+        "errors": errors or FormErrors(),
+        "warehouses": await _warehouses(session) if editing and may_edit else [],
+        "currencies": [(c, c) for c in sorted({*CURRENCIES, order.currency})],
+        "may_document": user.actor.has(permissions.CHANGE),
+        "document_checks": DOCUMENT_CHECKS,
+        "document_texts": DOCUMENT_TEXTS,
+        "document_facts": _document_facts(order),
+        "doc_values": doc_values if doc_values is not None else _document_values(order),
+        "doc_errors": doc_errors or FormErrors(),
+        "yes_no": [("yes", _t(request, "Yes")), ("no", _t(request, "No"))],
+        "action_error": action_error,
+    }
+    return await _detail(request, session, user, order_id, "details", extra, status=status, order=order)
+
+
 @router.get("/procurement/{order_id}", openapi_extra=mirrors(f"GET {ORDER_API}", f"GET {ORDER_API}/approval-flow"))
 async def order_details(request: Request, order_id: OrderId, user: Viewer, session: ReadSessionDep) -> Response:
-    order = await _order(session, user.actor, order_id)
-    panel = await _approval_panel(request, session, user, object_type=OBJECT_TYPE, object_id=order.id)
-    return await _detail(request, session, user, order_id, "details", {"panel": panel}, order=order)
+    return await _details_tab(request, session, user, order_id)
 
 
 @router.get("/procurement/{order_id}/details", openapi_extra=mirrors(f"GET {ORDER_API}"))
 async def order_details_tab(request: Request, order_id: OrderId, user: Viewer, session: ReadSessionDep) -> Response:
     return await order_details(request, order_id, user, session)
+
+
+# --- header edit (B3.1) and document checks ------------------------------------------------------
+
+
+@router.get("/procurement/{order_id}/edit", openapi_extra=mirrors(f"PATCH {ORDER_API}"))
+async def edit_order_page(request: Request, order_id: OrderId, user: Changer, session: ReadSessionDep) -> Response:
+    """The Details tab with the header as a form, while the domain lets the header change (409 with
+    its reason otherwise)."""
+    order = await procurement_service.get_order(session, order_id)
+    try:
+        await procurement_service.ensure_editable(session, order)
+    except DepotflowError as exc:
+        return await _details_tab(request, session, user, order_id, action_error=exc.message, status=409)
+    return await _details_tab(request, session, user, order_id, editing=True)
+
+
+@router.post("/procurement/{order_id}/edit", openapi_extra=mirrors(f"PATCH {ORDER_API}"))
+async def update_order(request: Request, order_id: OrderId, user: Changer, session: SessionDep) -> Response:
+    form = await request.form()
+    reader = FormReader(form, locale_of(request))
+    data = reader.validate(
+        OrderUpdate,
+        {
+            "description": reader.text("description"),
+            "supplier_reference": reader.text("supplier_reference"),
+            "currency": reader.text("currency") or None,
+            "issue_date": reader.date("issue_date"),
+            "target_date": reader.date("target_date"),
+            "destination_id": reader.integer("destination_id"),
+            "delivery_address": reader.text("delivery_address"),
+            "notes": reader.text("notes"),
+        },
+        keep_none=NULLABLE_HEADER,
+    )
+    errors, status = reader.errors, 422
+    values: Mapping[str, str] | None = forms.form_values(form)
+    if data is not None:
+        try:
+            locked = await procurement_service.lock_order(session, order_id)
+            # The domain's rule first (pending and unsigned), then whether the form is current.
+            await procurement_service.ensure_editable(session, locked)
+            _check_version(request, reader, locked)
+            order = await procurement_service.update_order(session, user.actor, order_id=order_id, data=data)
+        except StaleForm as exc:
+            await _undo(session, exc)
+            errors, status, values = FormErrors(summary=[exc.message]), 409, None
+        except DepotflowError as exc:
+            await _undo(session, exc)
+            if exc.status in (401, 403, 404):
+                raise
+            if exc.status == 409:  # refused by state: the page as it is now, with the domain's reason
+                return await _details_tab(request, session, user, order_id, action_error=exc.message, status=409)
+            errors, status = _domain_errors(request, exc), _status_of(exc)
+        else:
+            return _done(request, f"{BASE}/{order_id}", _t(request, "%(reference)s saved.", reference=order.reference))
+    return await _details_tab(
+        request, session, user, order_id, editing=True, values=values, errors=errors, status=status
+    )
+
+
+def _read_document_checks(reader: FormReader, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The order's `documents` with the form's checks applied; every other key as stored."""
+    documents = dict(stored)
+    for key, _label in DOCUMENT_CHECKS:
+        raw = reader.text(key)
+        if raw not in ("", "yes", "no"):
+            reader.errors.add(key, forms.message_for("enum", reader.locale))
+            continue
+        answer = reader.answer(key)
+        if answer is None:
+            documents.pop(key, None)
+        else:
+            documents[key] = answer
+    for key, _label, limit in DOCUMENT_TEXTS:
+        text = reader.text(key)
+        if len(text) > limit:
+            reader.errors.add(key, forms.message_for("string_too_long", reader.locale))
+        elif text:
+            documents[key] = text
+        else:
+            documents.pop(key, None)
+    return documents
+
+
+@router.post("/procurement/{order_id}/document-checks", openapi_extra=mirrors(f"PATCH {ORDER_API}/documents"))
+async def update_document_checks(request: Request, order_id: OrderId, user: Changer, session: SessionDep) -> Response:
+    """Save the transport and document checks (any state, as the domain allows)."""
+    form = await request.form()
+    reader = FormReader(form, locale_of(request))
+    values: Mapping[str, str] | None = forms.form_values(form)
+    errors, status = reader.errors, 422
+    try:
+        locked = await procurement_service.lock_order(session, order_id)
+        documents = _read_document_checks(reader, locked.documents or {})
+        if reader.errors:
+            await session.rollback()
+        else:
+            _check_version(request, reader, locked)
+            order = await procurement_service.update_documents(
+                session, user.actor, order_id=order_id, documents=documents
+            )
+            return _done(
+                request,
+                f"{BASE}/{order_id}",
+                _t(request, "Document checks of %(reference)s saved.", reference=order.reference),
+            )
+    except StaleForm as exc:
+        await _undo(session, exc)
+        errors, status, values = FormErrors(summary=[exc.message]), 409, None
+    except DepotflowError as exc:
+        await _undo(session, exc)
+        if exc.status in (401, 403, 404):
+            raise
+        # The whole object is refused (its size): the message belongs to no field of this form.
+        errors, status = FormErrors(summary=[exc.message]), _status_of(exc)
+    return await _details_tab(request, session, user, order_id, doc_values=values, doc_errors=errors, status=status)
 
 
 # --- approval ----------------------------------------------------------------------------------
@@ -518,13 +762,12 @@ async def start_approval(request: Request, order_id: OrderId, user: FlowStarter,
         await _undo(session, exc)
         if exc.status in (401, 403):
             raise
-        return await _detail(
+        return await _details_tab(
             request,
             session,
             user,
             order_id,
-            "details",
-            {"action_error": exc.message},
+            action_error=exc.message,
             status=409 if exc.status == 404 else _status_of(exc),
         )
     return _done(
@@ -780,15 +1023,89 @@ async def _received_lots(session: AsyncSession, order_id: int) -> list[LotRead]:
     return await stock_service.lot_reads(session, list(page.items))
 
 
+async def _lot_history(session: AsyncSession, order_id: int) -> list[LotRead]:
+    """Every lot received against the order, reversed ones included (they stay in the history)."""
+    page = await procurement_service.list_received(
+        session,
+        order_id=order_id,
+        include_reversed=True,
+        page=PageRequest(offset=0, limit=500),
+        sort=None,
+        search=None,
+    )
+    return await stock_service.lot_reads(session, list(page.items))
+
+
+async def _reversible(session: AsyncSession, order: OrderRead, lot: LotRead) -> bool:
+    """Whether `procurement_service.reverse` would take this lot now: the order not closed by a
+    decision, the lot not reversed, no QC record and no movement but its receipt. Only decides
+    which lots offer the action; the service checks again when it arrives."""
+    if lot.reversed_at is not None or order.state in (OrderState.CANCELLED, OrderState.REFUSED):
+        return False
+    if order.state is OrderState.FINISHED and order.close_reason != AUTO_FINISH_REASON:
+        return False
+    if await stock_service.has_qc_records(session, lot.id):
+        return False
+    moves = await stock_service.list_movements(
+        session,
+        filters=MovementFilter(lot_id=lot.id),
+        page=PageRequest(offset=0, limit=2),
+        sort=None,
+        search=None,
+    )
+    return [m.kind for m in moves.items] == [MovementKind.RECEIPT.value]
+
+
+def _receipt_signer(request: Request) -> URLSafeSerializer:
+    return URLSafeSerializer(ui_state(request).secret, salt="depotflow-procurement-receipt")
+
+
+def _just_received(request: Request, order_id: int) -> dict[str, Any] | None:
+    """The receipt the receipt cookie names, if it is one of this order's."""
+    raw = request.cookies.get(RECEIPT_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _receipt_signer(request).loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(value, dict) or value.get("order") != order_id:
+        return None
+    return value
+
+
 @router.get("/procurement/{order_id}/receive", openapi_extra=mirrors(f"GET {ORDER_API}/received-items"))
 async def receive_tab(request: Request, order_id: OrderId, user: Viewer, session: ReadSessionDep) -> Response:
     order = await _order(session, user.actor, order_id)
+    lines = await _lines(session, order_id)
+    lots = await _lot_history(session, order_id)
+    may_reverse = user.actor.has(permissions.REVERSE_RECEIPT)
+    reversible = {lot.id for lot in lots if may_reverse and await _reversible(session, order, lot)}
+    reversers = {lot.reversed_by_id for lot in lots if lot.reversed_by_id is not None}
+    may_receive = order.state in RECEIVABLE and user.actor.has(permissions.RECEIVE)
+    banner: dict[str, Any] | None = None
+    cookie = _just_received(request, order_id)
+    if cookie is not None:
+        lot = next((x for x in lots if x.id == cookie.get("lot") and x.reversed_at is None), None)
+        line = next((x for x in lines if lot is not None and x.id == lot.origin_line_id), None)
+        if lot is not None:
+            banner = {
+                "lot": lot,
+                "state": str(cookie.get("state") or lot.status.slug),
+                "line": line if line is not None and line.remaining_quantity > 0 and may_receive else None,
+            }
     extra = {
-        "lines": await _lines(session, order_id),
-        "lots": await _received_lots(session, order_id),
-        "may_receive": order.state in RECEIVABLE and user.actor.has(permissions.RECEIVE),
+        "lines": lines,
+        "lots": lots,
+        "reversible": reversible,
+        "reversers": {uid: await _username(session, uid) for uid in reversers},
+        "may_receive": may_receive,
+        "received": banner,
     }
-    return await _detail(request, session, user, order_id, "receive", extra, order=order)
+    response = await _detail(request, session, user, order_id, "receive", extra, order=order)
+    if cookie is not None:
+        response.delete_cookie(RECEIPT_COOKIE, path=f"{BASE}/{order_id}")
+    return response
 
 
 async def _receive_page(
@@ -913,7 +1230,7 @@ async def receive(
             errors, status = _domain_errors(request, exc), _status_of(exc)
         else:
             read = (await stock_service.lot_reads(session, [lot]))[0]
-            return _done(
+            response = _done(
                 request,
                 f"{BASE}/{order_id}/receive",
                 _t(
@@ -923,6 +1240,17 @@ async def receive(
                     state=_t(request, _stock_state_msgid(read.status.slug)),
                 ),
             )
+            # The Receipts tab names the new lot and its initial state once, and offers the next receipt.
+            response.set_cookie(
+                RECEIPT_COOKIE,
+                _receipt_signer(request).dumps({"order": order_id, "lot": read.id, "state": read.status.slug}),
+                max_age=120,
+                path=f"{BASE}/{order_id}",
+                secure=request.url.scheme == "https",
+                httponly=True,
+                samesite="lax",
+            )
+            return response
     return await _receive_page(
         request, session, user, order_id, line_id, forms.form_values(form), errors, status=status
     )
@@ -930,6 +1258,111 @@ async def receive(
 
 def _stock_state_msgid(slug: str) -> str:
     return labels.state_msgid("stock", slug)
+
+
+# --- receipt reversal (B3.3) ---------------------------------------------------------------------
+
+
+async def _order_lot(request: Request, session: AsyncSession, order_id: int, stock_id: int) -> LotRead:
+    """A lot received against this order. Raises: OrderNotFound, ReceivedLotNotFound (404)."""
+    await procurement_service.get_order(session, order_id)
+    try:
+        lot = await procurement_service.received_lot(session, stock_id)
+    except ReceivedLotNotFound:
+        lot = None
+    if lot is None or lot.origin_id != order_id:
+        raise ReceivedLotNotFound(_t(request, "This order has no such received lot."), details={"stock_id": stock_id})
+    return (await stock_service.lot_reads(session, [lot]))[0]
+
+
+async def _reverse_form(
+    request: Request,
+    session: AsyncSession,
+    user: WebUser,
+    order_id: int,
+    stock_id: int,
+    values: Mapping[str, str],
+    errors: FormErrors,
+    *,
+    status: int = 200,
+) -> Response:
+    """The reason dialog (§5.5) of a receipt reversal, as the transitions' dialog."""
+    order = await _order(session, user.actor, order_id)
+    lot = await _order_lot(request, session, order_id, stock_id)
+    unit = lot.part.unit
+    quantity = i18n.format_decimal(str(lot.received_quantity), locale=locale_of(request))
+    ctx = {
+        "order": order,
+        "label": _("Reverse receipt"),
+        "title": _t(request, "Reverse receipt of lot %(batch)s", batch=lot.batch_code),
+        "style": "danger",
+        "consequence_text": _t(
+            request,
+            "Lot %(batch)s (%(quantity)s %(unit)s of %(part)s) is kept in the history, marked reversed; its "
+            "stock leaves the warehouse and the order line takes the quantity back. This cannot be undone.",
+            batch=lot.batch_code,
+            quantity=quantity,
+            unit=unit,
+            part=lot.part.ipn,
+        ),
+        "reason_required": True,
+        "allowed": await _reversible(session, order, lot),
+        "values": values,
+        "errors": errors,
+        "action_url": f"{BASE}/{order_id}/lots/{stock_id}/reverse",
+        "back_url": f"{BASE}/{order_id}/receive",
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "dialog-content":
+        return render_fragment(request, "pages/procurement/_reason_dialog.html", {**ctx, "dialog": True}, status=status)
+    return render(request, "pages/procurement/reason.html", {**ctx, "dialog": False}, status=status)
+
+
+@router.get(
+    "/procurement/{order_id}/lots/{stock_id}/reverse/dialog",
+    openapi_extra=mirrors(f"DELETE {PROC}/stock-items/{{stock_id}}"),
+)
+async def reverse_dialog(
+    request: Request, order_id: OrderId, stock_id: OrderId, user: Reverser, session: ReadSessionDep
+) -> Response:
+    return await _reverse_form(request, session, user, order_id, stock_id, {}, FormErrors())
+
+
+@router.post(
+    "/procurement/{order_id}/lots/{stock_id}/reverse",
+    openapi_extra=mirrors(f"DELETE {PROC}/stock-items/{{stock_id}}"),
+)
+async def reverse_receipt(
+    request: Request, order_id: OrderId, stock_id: OrderId, user: Reverser, session: SessionDep
+) -> Response:
+    form = await request.form()
+    raw = form.get("reason")
+    reason = raw.strip() if isinstance(raw, str) else ""
+    locale = locale_of(request)
+    lot = await _order_lot(request, session, order_id, stock_id)
+    errors, status = FormErrors(), 422
+    if not reason:
+        errors.add("reason", forms.message_for("missing", locale))
+    elif len(reason) > REASON_MAX:
+        errors.add("reason", forms.message_for("string_too_long", locale))
+    else:
+        try:
+            await procurement_service.reverse(session, user.actor, lot_id=stock_id, reason=reason)
+        except DepotflowError as exc:
+            # The service decides (the lot used since, the order closed by a decision...); nothing is kept.
+            await _undo(session, exc)
+            if exc.status in (401, 403, 404):
+                raise
+            errors.add(None, exc.message)
+            status = _status_of(exc)
+        else:
+            return _done(
+                request,
+                f"{BASE}/{order_id}/receive",
+                _t(request, "The receipt of lot %(batch)s was reversed.", batch=lot.batch_code),
+            )
+    return await _reverse_form(
+        request, session, user, order_id, stock_id, {"reason": reason[: REASON_MAX + 1]}, errors, status=status
+    )
 
 
 # --- quality (B3.4, §6.3) ----------------------------------------------------------------------
