@@ -144,8 +144,12 @@ def test_procurement_story_through_qc_release(story: Story) -> None:
         dialog = page.get_by_role("dialog")
         expect(dialog).to_be_visible()
         expect(dialog.locator(".df-digest")).to_be_visible()
+        # The first signature of a session asks for the username too (21 CFR 11.200(a)(1)).
+        username = dialog.get_by_label(t("Username"))
+        expect(username).to_be_visible()
         if number == 1:
             expect(dialog).to_contain_text(t("Effect"))
+            username.fill(approver)
             dialog.get_by_label(t("Password")).fill("not-my-password")
             dialog.locator("#f-declaration").check()
             dialog.get_by_role("button", name=t("Sign"), exact=True).click()
@@ -153,7 +157,11 @@ def test_procurement_story_through_qc_release(story: Story) -> None:
             expect(dialog.get_by_label(t("Password"))).to_have_value("")
             expect(state_badge(page, "pending")).to_be_visible()
             story.accessible(page, "signature dialog with an error")
-        # Keyboard only: type the password, tick the declaration with Space, submit with Enter.
+        # Keyboard only: type the username (kept after an error) and the password, tick the
+        # declaration with Space, submit with Enter.
+        if not username.input_value():
+            username.focus()
+            page.keyboard.type(approver)
         dialog.get_by_label(t("Password")).focus()
         page.keyboard.type(story.server.passwords[approver])
         declaration = dialog.locator("#f-declaration")
