@@ -56,11 +56,10 @@ from depotflow.domains.procurement.schemas import (
     OrderUpdate,
     ReceiveRequest,
 )
-from depotflow.domains.procurement.service.orders import AUTO_FINISH_REASON
 from depotflow.domains.stock import permissions as stock_permissions
 from depotflow.domains.stock import service as stock_service
-from depotflow.domains.stock.enums import QC_OBJECT_TYPE, LocationType, MovementKind, QcResult
-from depotflow.domains.stock.schemas import LocationFilter, LotRead, MovementFilter, QcRecordCreate, QcRecordUpdate
+from depotflow.domains.stock.enums import QC_OBJECT_TYPE, LocationType, QcResult
+from depotflow.domains.stock.schemas import LocationFilter, LotRead, QcRecordCreate, QcRecordUpdate
 from depotflow.ui import forms, i18n, labels
 from depotflow.ui.forms import FormErrors
 from depotflow.ui.listing import fetch_list, list_query
@@ -1036,24 +1035,9 @@ async def _lot_history(session: AsyncSession, order_id: int) -> list[LotRead]:
     return await stock_service.lot_reads(session, list(page.items))
 
 
-async def _reversible(session: AsyncSession, order: OrderRead, lot: LotRead) -> bool:
-    """Whether `procurement_service.reverse` would take this lot now: the order not closed by a
-    decision, the lot not reversed, no QC record and no movement but its receipt. Only decides
-    which lots offer the action; the service checks again when it arrives."""
-    if lot.reversed_at is not None or order.state in (OrderState.CANCELLED, OrderState.REFUSED):
-        return False
-    if order.state is OrderState.FINISHED and order.close_reason != AUTO_FINISH_REASON:
-        return False
-    if await stock_service.has_qc_records(session, lot.id):
-        return False
-    moves = await stock_service.list_movements(
-        session,
-        filters=MovementFilter(lot_id=lot.id),
-        page=PageRequest(offset=0, limit=2),
-        sort=None,
-        search=None,
-    )
-    return [m.kind for m in moves.items] == [MovementKind.RECEIPT.value]
+async def _reversible(session: AsyncSession, lot: LotRead) -> bool:
+    """Whether `procurement_service.reverse` would take this lot now (the domain's own rule)."""
+    return await procurement_service.reversal_refusal(session, lot_id=lot.id) is None
 
 
 def _receipt_signer(request: Request) -> URLSafeSerializer:
@@ -1080,7 +1064,7 @@ async def receive_tab(request: Request, order_id: OrderId, user: Viewer, session
     lines = await _lines(session, order_id)
     lots = await _lot_history(session, order_id)
     may_reverse = user.actor.has(permissions.REVERSE_RECEIPT)
-    reversible = {lot.id for lot in lots if may_reverse and await _reversible(session, order, lot)}
+    reversible = {lot.id for lot in lots if may_reverse and await _reversible(session, lot)}
     reversers = {lot.reversed_by_id for lot in lots if lot.reversed_by_id is not None}
     may_receive = order.state in RECEIVABLE and user.actor.has(permissions.RECEIVE)
     banner: dict[str, Any] | None = None
@@ -1306,7 +1290,7 @@ async def _reverse_form(
             part=lot.part.ipn,
         ),
         "reason_required": True,
-        "allowed": await _reversible(session, order, lot),
+        "allowed": await _reversible(session, lot),
         "values": values,
         "errors": errors,
         "action_url": f"{BASE}/{order_id}/lots/{stock_id}/reverse",

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from depotflow.core.clock import utcnow
 from depotflow.core.context import set_reason
-from depotflow.core.errors import FieldError
+from depotflow.core.errors import DepotflowError, FieldError
 from depotflow.core.listing import Page, PageRequest
 from depotflow.core.security import Actor
 from depotflow.core.settings import ProcurementSettings
@@ -350,6 +350,33 @@ async def received_lot(session: AsyncSession, lot_id: int) -> StockLot:
     return lot
 
 
+def _closed_to_reversal(order: PurchaseOrder) -> OrderClosed | None:
+    if order.state == OrderState.FINISHED.value and order.close_reason != orders.AUTO_FINISH_REASON:
+        return OrderClosed(
+            f"{order.reference} was finished by hand ({order.close_reason}); its receipts stay as they are.",
+            details={"state": order.state},
+        )
+    if order.state in (OrderState.CANCELLED.value, OrderState.REFUSED.value):
+        return OrderClosed(f"{order.reference} is {order.state}; its receipts stay as they are.")
+    return None
+
+
+async def reversal_refusal(session: AsyncSession, /, *, lot_id: int) -> DepotflowError | None:
+    """Why `reverse` would refuse the lot now (the error it would raise), or None when it would take
+    it. Pages offer "Reverse receipt" only where this is None; `reverse` checks again under lock.
+
+    Raises: ReceivedLotNotFound."""
+    lot = await received_lot(session, lot_id)
+    assert lot.origin_id is not None
+    order = await orders.get_order(session, lot.origin_id)
+    closed = _closed_to_reversal(order)
+    if closed is not None:
+        return closed
+    return await stock_service.receipt_reversal_refusal(
+        session, lot=lot, has_qc_records=await stock_service.has_qc_records(session, lot.id)
+    )
+
+
 async def reverse(session: AsyncSession, actor: Actor, /, *, lot_id: int, reason: str) -> StockLot:
     """Undo a receipt nothing has used yet: the lot is kept, marked reversed, balanced by a reversal
     movement; the line's received quantity and the order's state follow.
@@ -361,13 +388,9 @@ async def reverse(session: AsyncSession, actor: Actor, /, *, lot_id: int, reason
     assert lot.origin_line_id is not None
     order = await orders.lock_order(session, lot.origin_id)
     await session.refresh(lot)  # as it is now that writers are serialised (a concurrent reversal)
-    if order.state == OrderState.FINISHED.value and order.close_reason != orders.AUTO_FINISH_REASON:
-        raise OrderClosed(
-            f"{order.reference} was finished by hand ({order.close_reason}); its receipts stay as they are.",
-            details={"state": order.state},
-        )
-    if order.state in (OrderState.CANCELLED.value, OrderState.REFUSED.value):
-        raise OrderClosed(f"{order.reference} is {order.state}; its receipts stay as they are.")
+    closed = _closed_to_reversal(order)
+    if closed is not None:
+        raise closed
     set_reason(session.sync_session, reason)
     await stock_service.reverse_receipt(
         session, actor, lot=lot, reason=reason, has_qc_records=await stock_service.has_qc_records(session, lot.id)

@@ -193,6 +193,23 @@ async def receive_lot(
     return lot
 
 
+async def receipt_reversal_refusal(
+    session: AsyncSession, /, *, lot: StockLot, has_qc_records: bool
+) -> LotReversed | LotInUse | None:
+    """Why the receipt of `lot` cannot be reversed now (the error `reverse_receipt` would raise), or
+    None when it can: the lot is not reversed yet, has no QC record and no movement but its receipt.
+    Pages use it to offer the action only where it would be taken."""
+    if lot.reversed_at is not None:
+        return LotReversed(f"Lot {lot.batch_code} was already reversed.", details={"lot_id": lot.id})
+    movements = await stock_repo.movements_of_lot(session, lot.id)
+    if has_qc_records or [m.kind for m in movements] != [MovementKind.RECEIPT.value]:
+        return LotInUse(
+            f"Lot {lot.batch_code} has been used since its receipt (movements or QC records); it cannot be reversed.",
+            details={"lot_id": lot.id, "movements": [m.kind for m in movements], "qc_records": has_qc_records},
+        )
+    return None
+
+
 async def reverse_receipt(
     session: AsyncSession, actor: Actor, /, *, lot: StockLot, reason: str, has_qc_records: bool
 ) -> StockMovement:
@@ -202,15 +219,10 @@ async def reverse_receipt(
     Raises: LotReversed, LotInUse.
     """
     await audit_service.lock_chain(session)
-    if lot.reversed_at is not None:
-        raise LotReversed(f"Lot {lot.batch_code} was already reversed.", details={"lot_id": lot.id})
-    movements = await stock_repo.movements_of_lot(session, lot.id)
-    if has_qc_records or [m.kind for m in movements] != [MovementKind.RECEIPT.value]:
-        raise LotInUse(
-            f"Lot {lot.batch_code} has been used since its receipt (movements or QC records); it cannot be reversed.",
-            details={"lot_id": lot.id, "movements": [m.kind for m in movements], "qc_records": has_qc_records},
-        )
-    receipt = movements[0]
+    refusal = await receipt_reversal_refusal(session, lot=lot, has_qc_records=has_qc_records)
+    if refusal is not None:
+        raise refusal
+    receipt = (await stock_repo.movements_of_lot(session, lot.id))[0]
     reversal = await post_movement(
         session,
         actor,
