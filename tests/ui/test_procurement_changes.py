@@ -1,5 +1,5 @@
-"""Purchase order pages, changes after creation (ui.md B3.1, B3.3, B4): the header edit form, the
-document and transport checks, the reversal of a lot receipt, and what a receipt lands on.
+"""Purchase order pages, changes after creation (ui.md B3.1, B3.3, B4): the header edit form,
+the reversal of a lot receipt, and what a receipt lands on.
 
 Each write is checked three ways: the happy path with the stored result and its audit entry; each
 refusal with its status, the domain's message and the stored data unchanged; and a user without the
@@ -233,120 +233,9 @@ async def test_without_procurement_change_there_is_no_edit_and_the_post_is_403(
     page = await web.get(f"{BASE}/{oid}")
     assert page.status_code == 200
     assert f"{BASE}/{oid}/edit" not in page.text
-    assert f"{BASE}/{oid}/document-checks" not in page.text
     before = await snapshot(client, database, plant.buyer, oid)
     assert (await web.get(f"{BASE}/{oid}/edit")).status_code == 403
     assert (await web.post(f"{BASE}/{oid}/edit", header_form(version))).status_code == 403
-    assert await snapshot(client, database, plant.buyer, oid) == before
-
-
-# --- document and transport checks (PATCH .../documents) ---------------------------------------
-
-
-async def test_document_checks_are_saved_keeping_other_bookkeeping_and_audited(
-    client: httpx.AsyncClient, database: Database
-) -> None:
-    plant = await make_plant(client, database)
-    order = await issued_order(client, plant)  # the checks change in any state
-    oid = order["id"]
-    generated = {"po_pdf": {"file_id": 7, "template": "po-standard"}}
-    ok(await client.patch(order_url(oid, "/documents"), json={"documents": generated}, headers=plant.buyer.headers))
-    web = await sign_in(client, plant.buyer)
-
-    page = await web.get(f"{BASE}/{oid}")
-    assert "Documents and transport checks" in text_of(page.text)
-    assert f'action="{BASE}/{oid}/document-checks"' in page.text
-    saved = await web.post(
-        f"{BASE}/{oid}/document-checks",
-        {
-            "version": version_of(page.text),
-            "sent_to_supplier": "yes",
-            "delivery_note_received": "no",
-            "transport_document_number": "CMR 0042",
-            "documents_notes": "Invoice follows by post",
-        },
-    )
-    assert saved.status_code == 303, saved.text
-    assert saved.headers["location"] == f"{BASE}/{oid}"
-
-    stored = (await get_order(client, plant.buyer, oid))["documents"]
-    assert stored == {
-        **generated,
-        "sent_to_supplier": True,
-        "delivery_note_received": False,
-        "transport_document_number": "CMR 0042",
-        "documents_notes": "Invoice follows by post",
-    }
-    update = (await entries(database, action="procurement_order.update", entity_id=str(oid)))[-1]
-    assert update["actor_user_id"] == plant.buyer.id
-    assert update["changes"]["before"]["documents"] == generated
-    assert update["changes"]["after"]["documents"] == stored
-
-    shown = await web.get(f"{BASE}/{oid}")
-    assert "CMR 0042" in shown.text
-    assert 'value="yes" selected' in shown.text
-
-    # Unanswered again: the answer is taken out; the generated documents' bookkeeping stays.
-    cleared = await web.post(
-        f"{BASE}/{oid}/document-checks",
-        {"version": version_of(shown.text), "sent_to_supplier": "", "delivery_note_received": "no"},
-    )
-    assert cleared.status_code == 303, cleared.text
-    assert (await get_order(client, plant.buyer, oid))["documents"] == {**generated, "delivery_note_received": False}
-
-
-async def test_bad_or_stale_document_checks_are_refused_and_nothing_is_stored(
-    client: httpx.AsyncClient, database: Database
-) -> None:
-    plant = await make_plant(client, database)
-    order = await make_order(client, plant)
-    oid = order["id"]
-    big = {"archive": "x" * (64 * 1024 - 200)}
-    ok(await client.patch(order_url(oid, "/documents"), json={"documents": big}, headers=plant.buyer.headers))
-    web = await sign_in(client, plant.buyer)
-    version = version_of((await web.get(f"{BASE}/{oid}")).text)
-    before = await snapshot(client, database, plant.buyer, oid)
-
-    odd = await web.post(f"{BASE}/{oid}/document-checks", {"version": version, "invoice_received": "maybe"})
-    assert odd.status_code == 422
-    assert 'id="e-invoice_received"' in odd.text
-
-    long_number = await web.post(
-        f"{BASE}/{oid}/document-checks", {"version": version, "transport_document_number": "C" * 65}
-    )
-    assert long_number.status_code == 422
-    assert "This value is too long." in long_number.text
-    assert "C" * 65 in long_number.text  # kept for correction
-
-    too_big = await web.post(f"{BASE}/{oid}/document-checks", {"version": version, "documents_notes": "n" * 400})
-    assert too_big.status_code == 422
-    assert "The documents field is limited to 64 KiB." in text_of(too_big.text)  # the domain's refusal
-
-    stale = await web.post(f"{BASE}/{oid}/document-checks", {"version": "2020-01-01T00:00:00", "coa_received": "yes"})
-    assert stale.status_code == 409
-    assert "was changed after you opened this form" in text_of(stale.text)
-
-    assert await snapshot(client, database, plant.buyer, oid) == before
-
-
-async def test_without_procurement_change_the_checks_are_read_only_and_the_post_is_403(
-    client: httpx.AsyncClient, database: Database
-) -> None:
-    plant = await make_plant(client, database)
-    order = await issued_order(client, plant)
-    oid = order["id"]
-    ok(
-        await client.patch(
-            order_url(oid, "/documents"), json={"documents": {"invoice_received": True}}, headers=plant.buyer.headers
-        )
-    )
-    web = await sign_in(client, plant.operator)
-    page = await web.get(f"{BASE}/{oid}")
-    assert "Invoice received" in text_of(page.text)
-    assert f"{BASE}/{oid}/document-checks" not in page.text
-    before = await snapshot(client, database, plant.buyer, oid)
-    refused = await web.post(f"{BASE}/{oid}/document-checks", {"version": "x", "coa_received": "yes"})
-    assert refused.status_code == 403
     assert await snapshot(client, database, plant.buyer, oid) == before
 
 

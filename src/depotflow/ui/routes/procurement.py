@@ -1,6 +1,5 @@
 """Purchase orders (ui.md §4.3 B1-B4, §6.1-6.3): the list, a new order, the detail page with its tabs
-(details, lines, receive, quality, files, history), the header edit form and the document and
-transport checks (B3.1), the receive form and what it lands on (B4), the reversal of a lot receipt
+(details, lines, receive, quality, files, history), the header edit form (B3.1), the receive form and what it lands on (B4), the reversal of a lot receipt
 (B3.3), QC records and their release.
 
 Every route calls the procurement services in-process, mirrors the API route(s) it is the browser
@@ -99,22 +98,6 @@ RECEIPT_CHECKS = ("containers_cleaned", "accord_ba", "is_list_supplier", "clean_
 SHOWN_TABS = ("details", "lines", "receive", "quality", "files", "history")
 HISTORY_LIMIT = 100
 REASON_MAX = 2000
-
-# The transport and document checks kept in the order's free-form `documents` object (PATCH
-# .../documents): yes/no answers (left out while unanswered) and two texts. Other keys of that
-# object (e.g. the bookkeeping of generated documents) are kept exactly as they are.
-DOCUMENT_CHECKS: tuple[tuple[str, str], ...] = (
-    ("sent_to_supplier", _("Order sent to the supplier")),
-    ("confirmation_received", _("Order confirmation received from the supplier")),
-    ("delivery_note_received", _("Delivery note received")),
-    ("transport_document_received", _("Transport document (CMR) received")),
-    ("invoice_received", _("Invoice received")),
-    ("coa_received", _("Certificate of analysis received")),
-)
-DOCUMENT_TEXTS: tuple[tuple[str, str, int], ...] = (
-    ("transport_document_number", _("Transport document number"), 64),
-    ("documents_notes", _("Notes on the documents"), 2000),
-)
 
 # The lot a receipt just created, for the banner on the Receipts tab (B4): a signed, short-lived
 # cookie read once, like the flash message.
@@ -562,29 +545,6 @@ def _header_values(order: OrderRead) -> dict[str, str]:
     }
 
 
-def _document_values(order: OrderRead) -> dict[str, str]:
-    """The document checks form filled with the stored answers."""
-    stored = order.documents
-    values: dict[str, str] = {"version": _version(order)}
-    for key, _label in DOCUMENT_CHECKS:
-        answer = stored.get(key)
-        values[key] = "yes" if answer is True else "no" if answer is False else ""
-    for key, _label, _limit in DOCUMENT_TEXTS:
-        text = stored.get(key)
-        values[key] = text if isinstance(text, str) else ""
-    return values
-
-
-def _document_facts(order: OrderRead) -> list[tuple[str, str]]:
-    """(msgid, answer msgid or text) of every check, for the read-only view."""
-    stored = order.documents
-    facts: list[tuple[str, str]] = []
-    for key, label in DOCUMENT_CHECKS:
-        answer = stored.get(key)
-        facts.append((label, _("Yes") if answer is True else _("No") if answer is False else _("Not checked")))
-    return facts
-
-
 async def _details_tab(
     request: Request,
     session: AsyncSession,
@@ -594,8 +554,6 @@ async def _details_tab(
     editing: bool = False,
     values: Mapping[str, str] | None = None,
     errors: FormErrors | None = None,
-    doc_values: Mapping[str, str] | None = None,
-    doc_errors: FormErrors | None = None,
     action_error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -610,13 +568,6 @@ async def _details_tab(
         "errors": errors or FormErrors(),
         "warehouses": await _warehouses(session) if editing and may_edit else [],
         "currencies": [(c, c) for c in sorted({*CURRENCIES, order.currency})],
-        "may_document": user.actor.has(permissions.CHANGE),
-        "document_checks": DOCUMENT_CHECKS,
-        "document_texts": DOCUMENT_TEXTS,
-        "document_facts": _document_facts(order),
-        "doc_values": doc_values if doc_values is not None else _document_values(order),
-        "doc_errors": doc_errors or FormErrors(),
-        "yes_no": [("yes", _t(request, "Yes")), ("no", _t(request, "No"))],
         "action_error": action_error,
     }
     return await _detail(request, session, user, order_id, "details", extra, status=status, order=order)
@@ -632,7 +583,7 @@ async def order_details_tab(request: Request, order_id: OrderId, user: Viewer, s
     return await order_details(request, order_id, user, session)
 
 
-# --- header edit (B3.1) and document checks ------------------------------------------------------
+# --- header edit (B3.1) ---------------------------------------------------------------------------
 
 
 @router.get("/procurement/{order_id}/edit", openapi_extra=mirrors(f"PATCH {ORDER_API}"))
@@ -689,64 +640,6 @@ async def update_order(request: Request, order_id: OrderId, user: Changer, sessi
     return await _details_tab(
         request, session, user, order_id, editing=True, values=values, errors=errors, status=status
     )
-
-
-def _read_document_checks(reader: FormReader, stored: Mapping[str, Any]) -> dict[str, Any]:
-    """The order's `documents` with the form's checks applied; every other key as stored."""
-    documents = dict(stored)
-    for key, _label in DOCUMENT_CHECKS:
-        raw = reader.text(key)
-        if raw not in ("", "yes", "no"):
-            reader.errors.add(key, forms.message_for("enum", reader.locale))
-            continue
-        answer = reader.answer(key)
-        if answer is None:
-            documents.pop(key, None)
-        else:
-            documents[key] = answer
-    for key, _label, limit in DOCUMENT_TEXTS:
-        text = reader.text(key)
-        if len(text) > limit:
-            reader.errors.add(key, forms.message_for("string_too_long", reader.locale))
-        elif text:
-            documents[key] = text
-        else:
-            documents.pop(key, None)
-    return documents
-
-
-@router.post("/procurement/{order_id}/document-checks", openapi_extra=mirrors(f"PATCH {ORDER_API}/documents"))
-async def update_document_checks(request: Request, order_id: OrderId, user: Changer, session: SessionDep) -> Response:
-    """Save the transport and document checks (any state, as the domain allows)."""
-    form = await request.form()
-    reader = FormReader(form, locale_of(request))
-    values: Mapping[str, str] | None = forms.form_values(form)
-    errors, status = reader.errors, 422
-    try:
-        locked = await procurement_service.lock_order(session, order_id)
-        documents = _read_document_checks(reader, locked.documents or {})
-        if reader.errors:
-            await session.rollback()
-        else:
-            _check_version(request, reader, locked)
-            order = await procurement_service.update_documents(
-                session, user.actor, order_id=order_id, documents=documents
-            )
-            return _done(
-                request,
-                f"{BASE}/{order_id}",
-                _t(request, "Document checks of %(reference)s saved.", reference=order.reference),
-            )
-    except StaleForm as exc:
-        await _undo(session, exc)
-        errors, status, values = FormErrors(summary=[exc.message]), 409, None
-    except DepotflowError as exc:
-        await _undo(session, exc)
-        if exc.status in (401, 403, 404):
-            raise
-        # The whole object is refused (its size): the message belongs to no field of this form.
-        errors, status = FormErrors(summary=[exc.message]), _status_of(exc)
-    return await _details_tab(request, session, user, order_id, doc_values=values, doc_errors=errors, status=status)
 
 
 # --- approval ----------------------------------------------------------------------------------
