@@ -512,9 +512,12 @@ async def test_qc_record_and_signed_release(client: httpx.AsyncClient, database:
 
     page = await web.get(f"{BASE}/{order['id']}/quality")
     assert "Sign: release lot" in page.text
+    assert 'name="username"' in page.text  # the session's first signature (§11.200(a)(1))
 
     before = await row_counts(database)
-    wrong = await web.post(f"{BASE}/{order['id']}/quality/{qc_id}", {"confirm": "true", "password": "nope"})
+    wrong = await web.post(
+        f"{BASE}/{order['id']}/quality/{qc_id}", {"confirm": "true", "username": "quinn", "password": "nope"}
+    )
     assert wrong.status_code == 422
     assert "password is not correct" in text_of(wrong.text)
     after_wrong = await row_counts(database)
@@ -522,7 +525,10 @@ async def test_qc_record_and_signed_release(client: httpx.AsyncClient, database:
         k: v for k, v in before.items() if k != "audit_entry"
     }  # only the failed attempt is recorded
 
-    signed = await web.post(f"{BASE}/{order['id']}/quality/{qc_id}", {"confirm": "true", "password": plant.qc.password})
+    signed = await web.post(
+        f"{BASE}/{order['id']}/quality/{qc_id}",
+        {"confirm": "true", "username": "quinn", "password": plant.qc.password},
+    )
     assert signed.status_code == 303, signed.text
     lots = ok(await client.get(order_url(order["id"], "/received-items"), headers=plant.qc.headers))["items"]
     assert lots[0]["status"]["slug"] == "ok"

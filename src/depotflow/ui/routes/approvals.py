@@ -5,7 +5,6 @@ import dataclasses
 import re
 from typing import Annotated, Any
 
-import anyio
 from fastapi import Depends, Path, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,13 +27,10 @@ from depotflow.domains.approval.schemas import (
     TemplateRead,
     TemplateUpdate,
 )
-from depotflow.domains.audit import service as audit_service
-from depotflow.domains.audit.schemas import AuditFilter
-from depotflow.domains.config import service as config_service
 from depotflow.domains.identity import errors as identity_errors
 from depotflow.domains.identity import service as identity_service
 from depotflow.domains.identity.schemas import UserFilter
-from depotflow.ui import forms, i18n, labels
+from depotflow.ui import forms, i18n, labels, signing
 from depotflow.ui.approval_panel import (
     OBJECT_EFFECTS,
     RemovalDialog,
@@ -65,10 +61,6 @@ OFFICER_ROWS_MIN = 5
 OFFICER_ROWS_MAX = 50
 REASON_MAX = 2000
 WITHDRAW_API = "DELETE /api/approvals/flows/{flow_id}/signatures/{user_id}"
-# The audit event that marks a browser session (its token) as having given both identification
-# components, username and password, for a signature (21 CFR Part 11 §11.200(a)(1)).
-SIGNER_IDENTIFIED = "approval.signer_identified"
-USERNAME_MISMATCH = "approval.username_mismatch"
 
 
 def _(message: str) -> str:  # marks msgids for extraction; translated with i18n.translate
@@ -156,36 +148,12 @@ def _standalone(request: Request) -> bool:
     return not (is_htmx(request) and request.headers.get("hx-target") in DIALOG_BLOCKS)
 
 
-async def _identified(session: AsyncSession, actor: Actor) -> bool:
-    """Whether this browser session already signed with username and password (§11.200(a)(1)).
-
-    The session (its `identity_token` row) has no field of its own for this, so the fact is the
-    audit event written with that signature, keyed by the token: it ends with the session, since a
-    new sign-in is a new token.
-    """
-    if actor.token_id is None:
-        return False
-    found = await audit_service.list_entries(
-        session,
-        filters=AuditFilter(action=SIGNER_IDENTIFIED, entity_type="identity_token", entity_id=str(actor.token_id)),
-        page=PageRequest(offset=0, limit=1),
-        sort=None,
-        search=None,
-    )
-    return bool(found.items)
-
-
-async def _asks_username(session: AsyncSession, actor: Actor) -> bool:
-    """The first signature of a session also asks for the username, when the setting is on."""
-    return await config_service.signature_requires_username(session) and not await _identified(session, actor)
-
-
 @router.get("/approvals/flows/{flow_id}/sign", openapi_extra=mirrors("GET /api/approvals/flows/{flow_id}/content"))
 async def sign_dialog(
     request: Request, flow_id: PathId, user: Viewer, session: ReadSessionDep, decision: str | None = None
 ) -> Response:
     """The signature dialog: what is signed (content, digest), the effect, meaning, password."""
-    ask = await _asks_username(session, user.actor)
+    ask = await signing.asks_username(session, user.actor)
     dialog = await signature_dialog(session, user.actor, flow_id=flow_id, ask_username=ask)
     chosen = _decision(decision)
     return _dialog_response(request, dialog, values={"decision": chosen.value if chosen else ""})
@@ -231,7 +199,7 @@ async def sign(
     decision = _decision(form.get("decision"))
     typed_username = (form.get("username") or "").strip()
 
-    ask = await _asks_username(session, actor)
+    ask = await signing.asks_username(session, actor)
     current = await signature_dialog(session, actor, flow_id=flow_id, ask_username=ask)
     if DIGEST.match(expected) and expected != current.content.digest:
         return _changed(request, current, values, locale)
@@ -245,12 +213,9 @@ async def sign(
         errors.add("reason", forms.message_for("string_too_long", locale))
     if not password:
         errors.add("password", forms.message_for("missing", locale))
-    if len(password) > 1024:
+    if len(password) > signing.PASSWORD_MAX:
         errors.add("password", forms.message_for("string_too_long", locale))
-    if ask and not typed_username:
-        errors.add("username", forms.message_for("missing", locale))
-    if len(typed_username) > 150:
-        errors.add("username", forms.message_for("string_too_long", locale))
+    signing.check_username(errors, asked=ask, typed=typed_username, locale=locale)
     if form.get("declaration") != "true":
         errors.add("declaration", i18n.translate(locale, _("Confirm the declaration to sign.")))
     if not DIGEST.match(expected):
@@ -260,29 +225,30 @@ async def sign(
     assert decision is not None
 
     ip = client_ip(request)
-    mismatch = ask and typed_username.casefold() != actor.username.casefold()
-    check = await _check_password(request, read_session, actor, password)
     try:
-        await _confirm_password(request, session, actor, check, purpose="the signature", username_mismatch=mismatch)
+        await signing.verify_signer(
+            request,
+            read_session,
+            session,
+            actor,
+            password=password,
+            username=typed_username if ask else None,
+            purpose="the signature",
+        )
     except identity_errors.LoginLocked as exc:
         await session.commit()  # the failed attempt and the lock are kept
         return await _locked_out(request, actor, exc, locale)
     except DepotflowError as exc:
-        await _after_failed_reauthentication(session, exc)
+        await signing.settle_rejection(session, exc)
         errors = forms.FormErrors()
-        code = exc.code
-        if isinstance(exc, identity_errors.PasswordRejected):
-            if mismatch:
-                code = USERNAME_MISMATCH
-                errors.add(
-                    "username",
-                    i18n.translate(locale, _("This is not the username you signed in with; nothing was signed.")),
-                )
-            if check.outcome != "ok":
+        if isinstance(exc, signing.SignerRejected):
+            if exc.username_wrong:
+                errors.add("username", i18n.translate(locale, signing.USERNAME_WRONG))
+            if exc.password_wrong:
                 errors.add("password", i18n.translate(locale, _("The password is not correct; nothing was signed.")))
         else:
             errors.add(None, forms.message_for(exc.code, locale, fallback=exc.message))
-        return _dialog_response(request, current, values=values, errors=errors, status=422, error_code=code)
+        return _dialog_response(request, current, values=values, errors=errors, status=422, error_code=exc.code)
 
     try:
         flow = await approval_service.sign(
@@ -298,14 +264,7 @@ async def sign(
             expected_digest=expected,
         )
         read = (await approval_service.flow_reads(session, [flow]))[0]
-        if ask and actor.token_id is not None:  # this session has now signed with both components
-            await audit_service.record(
-                session,
-                action=SIGNER_IDENTIFIED,
-                entity_type="identity_token",
-                entity_id=actor.token_id,
-                details={"username": actor.username, "flow_id": flow_id},
-            )
+        await signing.record_identified(session, actor, asked=ask, flow_id=flow_id)
         await session.commit()
     except ContentChanged:
         await session.rollback()
@@ -334,49 +293,6 @@ def _done(request: Request, message: str, target: str) -> Response:
     response: Response = RedirectResponse(target, status_code=303)
     flash(response, request, message)
     return response
-
-
-async def _check_password(
-    request: Request, read_session: AsyncSession, actor: Actor, password: str
-) -> identity_service.LoginCheck:
-    """The lock-free first phase of the password re-entry (as `identity_service.reauthenticate`)."""
-    settings = ui_state(request).settings
-    return await identity_service.check_login(
-        read_session,
-        username=actor.username,
-        password=password,
-        ip_address=client_ip(request),
-        identity=settings.identity,
-    )
-
-
-async def _confirm_password(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    check: identity_service.LoginCheck,
-    *,
-    purpose: str,
-    username_mismatch: bool = False,
-) -> None:
-    """The second phase: a wrong password, or a right one with a wrong username typed (§11.200(a)(1)),
-    counts toward the lockout and is audited as a failed re-authentication.
-
-    Raises: PasswordRejected, LoginLocked, IdentityServerUnavailable.
-    """
-    if username_mismatch and check.outcome == "ok":
-        check = dataclasses.replace(check, outcome="failed", reason="username_mismatch", user_id=actor.user_id)
-    settings = ui_state(request).settings
-    await identity_service.confirm_password(session, actor, check, security=settings.security, purpose=purpose)
-
-
-async def _after_failed_reauthentication(session: AsyncSession, exc: DepotflowError) -> None:
-    if exc.commit_before_raise:
-        await session.commit()  # a wrong password counts toward the lockout, and is audited
-    else:
-        await session.rollback()
-    if exc.delay_seconds > 0:
-        await anyio.sleep(exc.delay_seconds)
 
 
 def _changed(request: Request, dialog: SignatureDialog, values: dict[str, str], locale: str) -> Response:
@@ -477,21 +393,30 @@ async def remove_signature(
         errors.add("reason", forms.message_for("string_too_long", locale))
     if not password:
         errors.add("password", forms.message_for("missing", locale))
-    if len(password) > 1024:
+    if len(password) > signing.PASSWORD_MAX:
         errors.add("password", forms.message_for("string_too_long", locale))
     if errors:
         return _removal_response(request, current, values=values, errors=errors, status=422)
 
-    check = await _check_password(request, read_session, actor, password)
+    # Not a signing (see `depotflow.ui.signing`): the password alone, and the session is not marked
+    # as identified.
     try:
-        await _confirm_password(request, session, actor, check, purpose="the removal of the signature")
+        await signing.verify_signer(
+            request,
+            read_session,
+            session,
+            actor,
+            password=password,
+            username=None,
+            purpose="the removal of the signature",
+        )
     except identity_errors.LoginLocked as exc:
         await session.commit()  # the failed attempt and the lock are kept
         return await _locked_out(request, actor, exc, locale, removal=True)
     except DepotflowError as exc:
-        await _after_failed_reauthentication(session, exc)
+        await signing.settle_rejection(session, exc)
         errors = forms.FormErrors()
-        if isinstance(exc, identity_errors.PasswordRejected):
+        if isinstance(exc, signing.SignerRejected):
             message = _("The password is not correct; the signature was not removed.")
             errors.add("password", i18n.translate(locale, message))
         else:

@@ -59,7 +59,7 @@ from depotflow.domains.stock import permissions as stock_permissions
 from depotflow.domains.stock import service as stock_service
 from depotflow.domains.stock.enums import QC_OBJECT_TYPE, LocationType, QcResult
 from depotflow.domains.stock.schemas import LocationFilter, LotRead, QcRecordCreate, QcRecordUpdate
-from depotflow.ui import forms, i18n, labels
+from depotflow.ui import forms, i18n, labels, signing
 from depotflow.ui.forms import FormErrors
 from depotflow.ui.listing import fetch_list, list_query
 from depotflow.ui.render import flash, is_htmx, locale_of, render, render_fragment, toast_oob, ui_state
@@ -1274,6 +1274,9 @@ async def _quality_tab(
         "qc_panels": panels,
         "may_record": user.actor.has(stock_permissions.QC_RECORD),
         "may_release": user.actor.has(stock_permissions.QC_RELEASE),
+        # The first signature of a browser session also asks for the username (§11.200(a)(1)).
+        "ask_username": user.actor.has(stock_permissions.QC_RELEASE)
+        and await signing.asks_username(session, user.actor),
         "result_options": [(r.value, _t(request, labels.state_msgid("qc", r.value))) for r in QcResult],
         "lot_options": [(lot.id, f"{lot.batch_code} · {lot.part.ipn}") for lot in lots],
         "today": date.today().isoformat(),
@@ -1329,6 +1332,9 @@ async def _qc_update(
     reader = FormReader(form, locale_of(request))
     confirm = reader.flag("confirm")
     password = form.get("password")
+    # A confirmation is an electronic signature: the first of a session also gives the username.
+    ask = confirm and await signing.asks_username(session, user.actor)
+    typed_username = reader.text("username")
     fields: dict[str, Any] = {
         "confirm": confirm,
         "password": password if isinstance(password, str) and password else None,
@@ -1344,8 +1350,10 @@ async def _qc_update(
                 "comment": reader.text("comment"),
             }
         )
-    elif not fields["password"]:
-        reader.errors.add("password", forms.message_for("missing", reader.locale))
+    else:
+        if not fields["password"]:
+            reader.errors.add("password", forms.message_for("missing", reader.locale))
+        signing.check_username(reader.errors, asked=ask, typed=typed_username, locale=reader.locale)
     data = reader.validate(QcRecordUpdate, fields)
     errors, status = reader.errors, 422
     if data is not None:
@@ -1353,14 +1361,13 @@ async def _qc_update(
         try:
             if data.confirm:
                 await procurement_service.get_order(session, order_id)
-                await identity_service.reauthenticate(
+                await signing.verify_signer(
+                    request,
                     read_session,
                     session,
                     user.actor,
                     password=data.password or "",
-                    ip_address=client_ip(request),
-                    security=settings.security,
-                    identity=settings.identity,
+                    username=typed_username if ask else None,
                     purpose="the QC confirmation",
                 )
             await procurement_service.update_qc_record(
@@ -1373,13 +1380,21 @@ async def _qc_update(
                 user_agent=request.headers.get("user-agent"),
                 secret=settings.resolved_secret_key(),
             )
+            if data.confirm:
+                await signing.record_identified(session, user.actor, asked=ask, order_id=order_id, qc_id=qc_id)
+        except signing.SignerRejected as exc:
+            # Counted toward the lockout and audited; the QC record is left as it was.
+            await signing.settle_rejection(session, exc)
+            errors, status = FormErrors(), 422
+            if exc.username_wrong:
+                errors.add("username", _t(request, signing.USERNAME_WRONG))
+            if exc.password_wrong:
+                errors.add("password", forms.message_for("password_rejected", reader.locale))
         except DepotflowError as exc:
             await _undo(session, exc)
-            if exc.status in (401, 403, 404) and exc.code != "identity.password_rejected":
+            if exc.status in (401, 403, 404):
                 raise
             errors, status = _domain_errors(request, exc), _status_of(exc)
-            if exc.code == "identity.password_rejected":
-                errors = FormErrors(fields={"password": forms.message_for("password_rejected", reader.locale)})
         else:
             message = _("QC result signed.") if data.confirm else _("QC record saved.")
             return _done(request, f"{BASE}/{order_id}/quality", _t(request, message))
