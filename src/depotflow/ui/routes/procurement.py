@@ -352,6 +352,20 @@ async def _new_page(
     return render(request, "pages/procurement/new.html", ctx, status=status)
 
 
+def _header_fields(reader: FormReader) -> dict[str, Any]:
+    """The order header as typed, in the new-order form and the header edit form alike."""
+    return {
+        "description": reader.text("description"),
+        "supplier_reference": reader.text("supplier_reference"),
+        "currency": reader.text("currency") or None,
+        "issue_date": reader.date("issue_date"),
+        "target_date": reader.date("target_date"),
+        "destination_id": reader.integer("destination_id"),
+        "delivery_address": reader.text("delivery_address"),
+        "notes": reader.text("notes"),
+    }
+
+
 @router.get("/procurement/new", openapi_extra=mirrors(f"POST {ORDERS_API}"))
 async def new_order_page(request: Request, user: Adder, session: ReadSessionDep) -> Response:
     return await _new_page(request, session, {}, FormErrors())
@@ -363,17 +377,7 @@ async def create_order(request: Request, user: Adder, session: SessionDep) -> Re
     reader = FormReader(form, locale_of(request))
     data = reader.validate(
         OrderCreate,
-        {
-            "supplier_id": reader.integer("supplier_id"),
-            "description": reader.text("description"),
-            "supplier_reference": reader.text("supplier_reference"),
-            "currency": reader.text("currency") or None,
-            "issue_date": reader.date("issue_date"),
-            "target_date": reader.date("target_date"),
-            "destination_id": reader.integer("destination_id"),
-            "delivery_address": reader.text("delivery_address"),
-            "notes": reader.text("notes"),
-        },
+        {"supplier_id": reader.integer("supplier_id"), **_header_fields(reader)},
     )
     errors = reader.errors
     if data is not None:
@@ -604,16 +608,7 @@ async def update_order(request: Request, order_id: OrderId, user: Changer, sessi
     reader = FormReader(form, locale_of(request))
     data = reader.validate(
         OrderUpdate,
-        {
-            "description": reader.text("description"),
-            "supplier_reference": reader.text("supplier_reference"),
-            "currency": reader.text("currency") or None,
-            "issue_date": reader.date("issue_date"),
-            "target_date": reader.date("target_date"),
-            "destination_id": reader.integer("destination_id"),
-            "delivery_address": reader.text("delivery_address"),
-            "notes": reader.text("notes"),
-        },
+        _header_fields(reader),
         keep_none=NULLABLE_HEADER,
     )
     errors, status = reader.errors, 422
