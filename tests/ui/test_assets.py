@@ -324,7 +324,7 @@ def test_icon_sprite_has_one_symbol_per_listed_icon(vendor_manifest: AssetManife
 
     assert root.tag == f"{SVG_NS}svg"
     assert [s.get("id") for s in symbols] == wanted
-    assert len(wanted) == 45
+    assert len(wanted) == 46
     assert {"lock", "unlock", "upc-scan", "x-lg", "translate"} <= set(wanted)
     for symbol in symbols:
         assert symbol.get("viewBox") == "0 0 16 16", symbol.get("id")
