@@ -67,6 +67,8 @@ async def test_unlock_from_the_user_page_lets_the_user_sign_in(
     await _lock_out(second_client, "alice")
     assert await _throttle_lock(database, "alice") is not None
 
+    listed = await web.get("/web/admin/users", params={"q": "alice"})
+    assert "Sign-in locked" in text_of(listed.text)  # the users list shows the lock too
     detail = await web.get(f"/web/admin/users/{alice.id}")
     assert "Sign-in locked" in detail.text
     dialog_url = f"/web/admin/users/{alice.id}/unlock/dialog"
@@ -94,6 +96,7 @@ async def test_unlock_from_the_user_page_lets_the_user_sign_in(
     assert "Sign-in for alice is unlocked." in shown.text
     assert "Not locked" in shown.text
     assert "/unlock/dialog" not in shown.text
+    assert "Sign-in locked" not in text_of((await web.get("/web/admin/users", params={"q": "alice"})).text)
     assert await _throttle_lock(database, "alice") is None
     assert [e["reason"] for e in await entries(database, action="identity.user_unlocked")] == ["Verified by phone"]
 

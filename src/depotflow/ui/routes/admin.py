@@ -178,6 +178,7 @@ async def users_list(request: Request, user: UsersViewer, session: ReadSessionDe
         {
             "page": view,
             "rows": rows,
+            "locks": await identity_service.login_locks(session, usernames=[r.username for r in rows]),
             "q": query.q or "",
             "status": status if status in USER_STATUSES else "",
             "filtered": bool(query.q or status in USER_STATUSES),
