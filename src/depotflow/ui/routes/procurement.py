@@ -898,24 +898,13 @@ async def delete_line(
 # --- receiving (B3.3, B4, §6.2) ----------------------------------------------------------------
 
 
-async def _received_lots(session: AsyncSession, order_id: int) -> list[LotRead]:
+async def _received_lots(session: AsyncSession, order_id: int, *, include_reversed: bool = False) -> list[LotRead]:
+    """The lots received against the order; with `include_reversed`, reversed ones too (they stay
+    in the order's history)."""
     page = await procurement_service.list_received(
         session,
         order_id=order_id,
-        include_reversed=False,
-        page=PageRequest(offset=0, limit=500),
-        sort=None,
-        search=None,
-    )
-    return await stock_service.lot_reads(session, list(page.items))
-
-
-async def _lot_history(session: AsyncSession, order_id: int) -> list[LotRead]:
-    """Every lot received against the order, reversed ones included (they stay in the history)."""
-    page = await procurement_service.list_received(
-        session,
-        order_id=order_id,
-        include_reversed=True,
+        include_reversed=include_reversed,
         page=PageRequest(offset=0, limit=500),
         sort=None,
         search=None,
@@ -950,7 +939,7 @@ def _just_received(request: Request, order_id: int) -> dict[str, Any] | None:
 async def receive_tab(request: Request, order_id: OrderId, user: Viewer, session: ReadSessionDep) -> Response:
     order = await _order(session, user.actor, order_id)
     lines = await _lines(session, order_id)
-    lots = await _lot_history(session, order_id)
+    lots = await _received_lots(session, order_id, include_reversed=True)
     may_reverse = user.actor.has(permissions.REVERSE_RECEIPT)
     reversible = {lot.id for lot in lots if may_reverse and await _reversible(session, lot)}
     reversers = {lot.reversed_by_id for lot in lots if lot.reversed_by_id is not None}
